@@ -1,0 +1,1 @@
+print("accesssync: under construction")

@@ -1,0 +1,1 @@
+// AccessSyncCore: see the module's issue. Placeholder until implemented.

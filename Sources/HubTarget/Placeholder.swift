@@ -1,0 +1,1 @@
+// HubTarget: see the module's issue. Placeholder until implemented.

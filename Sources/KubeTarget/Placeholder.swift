@@ -1,0 +1,1 @@
+// KubeTarget: see the module's issue. Placeholder until implemented.

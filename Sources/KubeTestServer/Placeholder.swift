@@ -1,0 +1,1 @@
+// KubeTestServer: test Kubernetes API server (imports nothing of AccessSync).

@@ -1,0 +1,1 @@
+// LDAPBridge: see the module's issue. Placeholder until implemented.

@@ -1,0 +1,1 @@
+// PolicyFiles: see the module's issue. Placeholder until implemented.

@@ -1,0 +1,1 @@
+// PolicyStore: see the module's issue. Placeholder until implemented.

@@ -1,0 +1,1 @@
+// RBACModel: pure values and planning.

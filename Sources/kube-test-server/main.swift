@@ -1,0 +1,1 @@
+print("kube-test-server: not implemented yet")
