@@ -1,0 +1,143 @@
+public import Foundation
+
+/// A change to a Kubernetes object.
+public enum KubeAction: Hashable, Sendable, Codable {
+    /// POST a skeleton, then server-side apply the managed fields.
+    case create(DesiredObject)
+    /// Server-side apply the managed fields of an owned object (observed resourceVersion sent).
+    case update(from: ObservedObject, to: DesiredObject)
+    /// DELETE with the observed uid (and resourceVersion) as preconditions.
+    case delete(ObservedObject)
+    /// Mark a leaver's namespace retired (annotation with the time) and stop new pods
+    /// (quota `pods: 0`); deletion follows after the grace period.
+    case retire(ObservedObject, at: Date)
+    /// Take over an existing unowned object (`--adopt`): add our labels by apply.
+    case adopt(from: ObservedObject, to: DesiredObject)
+
+    public var ref: ObjectRef {
+        switch self {
+        case .create(let desired): desired.ref
+        case .update(_, let desired): desired.ref
+        case .delete(let observed): observed.ref
+        case .retire(let observed, _): observed.ref
+        case .adopt(_, let desired): desired.ref
+        }
+    }
+
+    public var verb: String {
+        switch self {
+        case .create: "create"
+        case .update: "update"
+        case .delete: "delete"
+        case .retire: "retire"
+        case .adopt: "adopt"
+        }
+    }
+}
+
+/// A change to JupyterHub.
+public enum HubAction: Hashable, Sendable, Codable {
+    case createUser(name: String, admin: Bool)
+    /// Revocation: stop the user's server, then delete the user.
+    case deleteUser(name: String)
+    case setAdmin(name: String, admin: Bool)
+    case createGroup(name: String)
+    case deleteGroup(name: String)
+    case addGroupMembers(group: String, users: [String])
+    case removeGroupMembers(group: String, users: [String])
+
+    public var verb: String {
+        switch self {
+        case .createUser: "create-user"
+        case .deleteUser: "delete-user"
+        case .setAdmin(_, let admin): admin ? "grant-admin" : "revoke-admin"
+        case .createGroup: "create-group"
+        case .deleteGroup: "delete-group"
+        case .addGroupMembers: "add-group-members"
+        case .removeGroupMembers: "remove-group-members"
+        }
+    }
+
+    /// The hub object the change touches, for display and audit (`user/alice`, `group/ds`).
+    public var objectName: String {
+        switch self {
+        case .createUser(let name, _), .deleteUser(let name), .setAdmin(let name, _): "user/\(name)"
+        case .createGroup(let name), .deleteGroup(let name): "group/\(name)"
+        case .addGroupMembers(let group, _), .removeGroupMembers(let group, _): "group/\(group)"
+        }
+    }
+}
+
+public enum ChangeTarget: Hashable, Sendable, Codable {
+    case kube(KubeAction)
+    case hub(HubAction)
+}
+
+/// One planned change: what, why, and what it depends on. Changes are data; only executors do I/O.
+public struct Change: Hashable, Sendable, Codable, Identifiable {
+    /// Stable, unique within a change set (e.g. `kube/create/RoleBinding/jhub-alice/alice`).
+    public var id: String
+    public var target: ChangeTarget
+    /// True when applying it removes someone's access (a subject dropped from a binding, a binding
+    /// or hub user deleted, an admin flag cleared). Such changes are applied first.
+    public var removesAccess: Bool
+    /// People who lose access through this change.
+    public var peopleLosingAccess: Set<PersonID>
+    /// Ids of changes that must succeed before this one may run.
+    public var dependsOn: [String]
+    public var provenance: [Provenance]
+    /// One human sentence: why this change is needed.
+    public var reason: String
+
+    public init(
+        id: String, target: ChangeTarget, removesAccess: Bool, peopleLosingAccess: Set<PersonID> = [],
+        dependsOn: [String] = [], provenance: [Provenance], reason: String
+    ) {
+        self.id = id
+        self.target = target
+        self.removesAccess = removesAccess
+        self.peopleLosingAccess = peopleLosingAccess
+        self.dependsOn = dependsOn
+        self.provenance = provenance
+        self.reason = reason
+    }
+}
+
+/// An existing object that blocks a desired one (unowned object at a desired name, a namespace
+/// still terminating, a reused uid meeting a leaver's namespace...). Reported, never fought.
+public struct Conflict: Hashable, Sendable, Codable {
+    public enum Reason: String, Hashable, Sendable, Codable {
+        case unownedObject = "unowned-object"
+        case namespaceTerminating = "namespace-terminating"
+        case ownerMismatch = "owner-mismatch"
+        case unmanagedHubUser = "unmanaged-hub-user"
+        case unmanagedHubGroup = "unmanaged-hub-group"
+    }
+
+    public var ref: String
+    public var reason: Reason
+    public var detail: String
+    /// Desired changes skipped because they depend on the conflicted object.
+    public var skippedChanges: [String]
+
+    public init(ref: String, reason: Reason, detail: String, skippedChanges: [String] = []) {
+        self.ref = ref
+        self.reason = reason
+        self.detail = detail
+        self.skippedChanges = skippedChanges
+    }
+}
+
+/// The ordered result of diffing desired against observed state.
+public struct ChangeSet: Hashable, Sendable, Codable {
+    /// In application order: revocations first, then dependency order.
+    public var changes: [Change]
+    public var conflicts: [Conflict]
+
+    public init(changes: [Change] = [], conflicts: [Conflict] = []) {
+        self.changes = changes
+        self.conflicts = conflicts
+    }
+
+    public var isEmpty: Bool { changes.isEmpty }
+}

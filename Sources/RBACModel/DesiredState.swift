@@ -1,0 +1,65 @@
+/// What one person is entitled to, with provenance — the basis of `explain` and of the
+/// "people losing access" count.
+public struct PersonEntitlement: Hashable, Sendable, Codable {
+    public var person: PersonID
+    public var uid: String
+    public var hubUsername: String
+    /// RBAC User subject name.
+    public var subject: String
+    /// Personal namespace (present when the person has hub access).
+    public var namespace: String?
+    public var hubAccess: Bool
+    public var hubAdmin: Bool
+    public var tier: String?
+    /// Project namespace → role templates bound for this person there.
+    public var projects: [String: Set<String>]
+    /// Hub groups the person is in.
+    public var hubGroups: Set<String>
+    /// Why each right exists. Keys: `hub`, `hub-admin`, `tier`, `project:<ns>:<template>`, `hub-group:<g>`.
+    public var provenance: [String: [Provenance]]
+    /// Why the person has nothing although matched by some grant (disabled, suspended, expired...).
+    public var withheld: [String]
+
+    public init(
+        person: PersonID, uid: String, hubUsername: String, subject: String, namespace: String? = nil,
+        hubAccess: Bool = false, hubAdmin: Bool = false, tier: String? = nil, projects: [String: Set<String>] = [:],
+        hubGroups: Set<String> = [], provenance: [String: [Provenance]] = [:], withheld: [String] = []
+    ) {
+        self.person = person
+        self.uid = uid
+        self.hubUsername = hubUsername
+        self.subject = subject
+        self.namespace = namespace
+        self.hubAccess = hubAccess
+        self.hubAdmin = hubAdmin
+        self.tier = tier
+        self.projects = projects
+        self.hubGroups = hubGroups
+        self.provenance = provenance
+        self.withheld = withheld
+    }
+
+    /// True when the person holds any access at all.
+    public var hasAnyAccess: Bool { hubAccess || hubAdmin || !projects.isEmpty }
+}
+
+/// Everything that must exist: Kubernetes objects, hub state, and per-person entitlements.
+public struct DesiredState: Hashable, Sendable, Codable {
+    public var objects: [ObjectRef: DesiredObject]
+    public var hub: HubDesiredState
+    public var entitlements: [PersonID: PersonEntitlement]
+    public var diagnostics: [Diagnostic]
+
+    public init(
+        objects: [DesiredObject] = [], hub: HubDesiredState = HubDesiredState(),
+        entitlements: [PersonEntitlement] = [], diagnostics: [Diagnostic] = []
+    ) {
+        self.objects = Dictionary(objects.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
+        self.hub = hub
+        self.entitlements = Dictionary(entitlements.map { ($0.person, $0) }, uniquingKeysWith: { first, _ in first })
+        self.diagnostics = diagnostics
+    }
+
+    /// True when a diagnostic of severity error means the run must not write anything.
+    public var hasBlockingErrors: Bool { diagnostics.contains { $0.severity == .error } }
+}

@@ -1,0 +1,172 @@
+import Foundation
+
+/// An LDAP distinguished name (RFC 4514) with a normalised form for comparison.
+///
+/// Directories return member DNs that differ from the target entry's DN in case, spacing and
+/// escaping (`CN=Alice Smith,  OU=People` vs `cn=alice smith,ou=people`). Equality and hashing use
+/// `normalized`: attribute types and values lowercased (the attributes used in naming — cn, uid,
+/// ou, dc, o — all have case-insensitive matching rules), insignificant spaces around `,`, `+` and
+/// `=` removed, escapes decoded and re-encoded canonically, and multi-valued RDNs sorted.
+public struct DistinguishedName: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    /// The DN as the directory returned it.
+    public let original: String
+    /// The canonical comparison form.
+    public let normalized: String
+    /// The RDNs from leaf to root, each a sorted list of (type, value) pairs, unescaped, lowercased.
+    public let rdns: [[AttributeValue]]
+
+    public struct AttributeValue: Hashable, Sendable, Codable {
+        public let type: String
+        public let value: String
+    }
+
+    public init(_ text: String) throws(DistinguishedNameError) {
+        original = text
+        rdns = try DistinguishedName.parse(text)
+        normalized = rdns.map { rdn in
+            rdn.map { "\($0.type)=\(DistinguishedName.escape($0.value))" }.joined(separator: "+")
+        }.joined(separator: ",")
+    }
+
+    public var description: String { original }
+
+    public static func == (lhs: DistinguishedName, rhs: DistinguishedName) -> Bool {
+        lhs.normalized == rhs.normalized
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(normalized) }
+
+    public static func < (lhs: DistinguishedName, rhs: DistinguishedName) -> Bool {
+        lhs.normalized < rhs.normalized
+    }
+
+    /// The value of the leaf RDN's first attribute (e.g. the `cn` of a group).
+    public var leafValue: String? { rdns.first?.first?.value }
+
+    /// True when `self` is `base` or lies below it.
+    public func isWithin(_ base: DistinguishedName) -> Bool {
+        guard rdns.count >= base.rdns.count else { return false }
+        return Array(rdns.suffix(base.rdns.count)) == base.rdns
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        try self.init(text)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(original)
+    }
+
+    /// Escapes a value for use in an RDN (RFC 4514 §2.4).
+    public static func escape(_ value: String) -> String {
+        var out = ""
+        let scalars = Array(value.unicodeScalars)
+        for (index, scalar) in scalars.enumerated() {
+            switch scalar {
+            case ",", "+", "\"", "\\", "<", ">", ";", "=":
+                out += "\\" + String(scalar)
+            case "#" where index == 0:
+                out += "\\#"
+            case " " where index == 0 || index == scalars.count - 1:
+                out += "\\ "
+            case "\u{0}":
+                out += "\\00"
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func parse(_ text: String) throws(DistinguishedNameError) -> [[AttributeValue]] {
+        let bytes = Array(text.utf8)
+        if bytes.allSatisfy({ $0 == 0x20 }) { return [] }
+        var rdns: [[AttributeValue]] = []
+        var current: [AttributeValue] = []
+        var index = 0
+
+        func skipSpaces() { while index < bytes.count, bytes[index] == 0x20 { index += 1 } }
+
+        while true {
+            skipSpaces()
+            // attribute type
+            let typeStart = index
+            while index < bytes.count, bytes[index] != 0x3D /* = */ {
+                if bytes[index] == 0x2C || bytes[index] == 0x2B {
+                    throw .init(dn: text, reason: "attribute type without '=' at offset \(typeStart)")
+                }
+                index += 1
+            }
+            guard index < bytes.count else {
+                throw .init(dn: text, reason: "missing '=' after attribute type at offset \(typeStart)")
+            }
+            let rawType = String(decoding: bytes[typeStart..<index], as: UTF8.self)
+                .trimmingCharacters(in: .whitespaces).lowercased()
+            guard !rawType.isEmpty else { throw .init(dn: text, reason: "empty attribute type at offset \(typeStart)") }
+            index += 1  // '='
+            skipSpaces()
+            var value: [UInt8] = []
+            var trailingUnescapedSpaces = 0
+            if index < bytes.count, bytes[index] == 0x23 /* # */ {
+                // hex-encoded BER value: keep as-is (lowercased) for comparison
+                let start = index
+                while index < bytes.count, bytes[index] != 0x2C, bytes[index] != 0x2B { index += 1 }
+                value = Array(bytes[start..<index])
+                while value.last == 0x20 { value.removeLast() }
+            } else {
+                while index < bytes.count, bytes[index] != 0x2C, bytes[index] != 0x2B {
+                    let byte = bytes[index]
+                    if byte == 0x5C /* \ */ {
+                        index += 1
+                        guard index < bytes.count else { throw .init(dn: text, reason: "dangling escape at end") }
+                        if let hi = hexValue(bytes[index]), index + 1 < bytes.count, let lo = hexValue(bytes[index + 1]) {
+                            value.append(hi << 4 | lo)
+                            index += 2
+                        } else {
+                            value.append(bytes[index])
+                            index += 1
+                        }
+                        trailingUnescapedSpaces = 0
+                        continue
+                    }
+                    if byte == 0x22 { throw .init(dn: text, reason: "unescaped '\"' at offset \(index)") }
+                    value.append(byte)
+                    trailingUnescapedSpaces = byte == 0x20 ? trailingUnescapedSpaces + 1 : 0
+                    index += 1
+                }
+                value.removeLast(trailingUnescapedSpaces)
+            }
+            guard let valueText = String(validating: value, as: UTF8.self) else {
+                throw .init(dn: text, reason: "value of '\(rawType)' is not valid UTF-8")
+            }
+            current.append(AttributeValue(type: rawType, value: valueText.lowercased()))
+            if index >= bytes.count {
+                rdns.append(current.sorted { ($0.type, $0.value) < ($1.type, $1.value) })
+                break
+            }
+            if bytes[index] == 0x2C {
+                rdns.append(current.sorted { ($0.type, $0.value) < ($1.type, $1.value) })
+                current = []
+            }
+            index += 1
+        }
+        return rdns
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x41...0x46: byte - 0x41 + 10
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+}
+
+public struct DistinguishedNameError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let dn: String
+    public let reason: String
+    public var description: String { "invalid DN \"\(dn)\": \(reason)" }
+}

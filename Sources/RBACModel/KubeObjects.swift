@@ -1,0 +1,255 @@
+public import Foundation
+
+/// The Kubernetes kinds AccessSync manages.
+public enum ObjectKind: String, Hashable, Comparable, Sendable, Codable, CaseIterable {
+    case namespace = "Namespace"
+    case serviceAccount = "ServiceAccount"
+    case role = "Role"
+    case roleBinding = "RoleBinding"
+    case resourceQuota = "ResourceQuota"
+    case limitRange = "LimitRange"
+    case networkPolicy = "NetworkPolicy"
+
+    public var apiVersion: String {
+        switch self {
+        case .namespace, .serviceAccount, .resourceQuota, .limitRange: "v1"
+        case .role, .roleBinding: "rbac.authorization.k8s.io/v1"
+        case .networkPolicy: "networking.k8s.io/v1"
+        }
+    }
+
+    /// API group ("" for the core group).
+    public var group: String {
+        switch self {
+        case .namespace, .serviceAccount, .resourceQuota, .limitRange: ""
+        case .role, .roleBinding: "rbac.authorization.k8s.io"
+        case .networkPolicy: "networking.k8s.io"
+        }
+    }
+
+    /// Resource name in URLs (`rolebindings`).
+    public var plural: String {
+        switch self {
+        case .namespace: "namespaces"
+        case .serviceAccount: "serviceaccounts"
+        case .role: "roles"
+        case .roleBinding: "rolebindings"
+        case .resourceQuota: "resourcequotas"
+        case .limitRange: "limitranges"
+        case .networkPolicy: "networkpolicies"
+        }
+    }
+
+    public var isNamespaced: Bool { self != .namespace }
+
+    /// Creation order: namespaces first, then what bindings reference, then the rest.
+    public var creationRank: Int {
+        switch self {
+        case .namespace: 0
+        case .serviceAccount: 1
+        case .resourceQuota: 2
+        case .limitRange: 3
+        case .role: 4
+        case .roleBinding: 5
+        case .networkPolicy: 6
+        }
+    }
+
+    public static func < (lhs: ObjectKind, rhs: ObjectKind) -> Bool { lhs.creationRank < rhs.creationRank }
+}
+
+/// Identifies one Kubernetes object.
+public struct ObjectRef: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    public var kind: ObjectKind
+    /// nil for cluster-scoped kinds (Namespace).
+    public var namespace: String?
+    public var name: String
+
+    public init(kind: ObjectKind, namespace: String?, name: String) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public var description: String {
+        if let namespace { "\(kind.rawValue) \(namespace)/\(name)" } else { "\(kind.rawValue) \(name)" }
+    }
+
+    public static func < (lhs: ObjectRef, rhs: ObjectRef) -> Bool {
+        (lhs.namespace ?? "", lhs.kind.creationRank, lhs.name) < (rhs.namespace ?? "", rhs.kind.creationRank, rhs.name)
+    }
+}
+
+/// `roleRef` of a RoleBinding (immutable on the server: a change is delete + create).
+public struct RoleRef: Hashable, Sendable, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable { case role = "Role", clusterRole = "ClusterRole" }
+    public var kind: Kind
+    public var name: String
+
+    public init(kind: Kind, name: String) {
+        self.kind = kind
+        self.name = name
+    }
+}
+
+/// A RoleBinding subject.
+public struct Subject: Hashable, Comparable, Sendable, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable { case user = "User", group = "Group", serviceAccount = "ServiceAccount" }
+    public var kind: Kind
+    public var name: String
+    /// Only for ServiceAccount subjects.
+    public var namespace: String?
+
+    public init(kind: Kind, name: String, namespace: String? = nil) {
+        self.kind = kind
+        self.name = name
+        self.namespace = namespace
+    }
+
+    public static func < (lhs: Subject, rhs: Subject) -> Bool {
+        (lhs.kind.rawValue, lhs.namespace ?? "", lhs.name) < (rhs.kind.rawValue, rhs.namespace ?? "", rhs.name)
+    }
+}
+
+/// A NetworkPolicy peer: pods matching both selectors (a nil selector is absent).
+public struct NetworkPolicyPeer: Hashable, Sendable, Codable {
+    public var namespaceSelector: [String: String]?
+    public var podSelector: [String: String]?
+
+    public init(namespaceSelector: [String: String]? = nil, podSelector: [String: String]? = nil) {
+        self.namespaceSelector = namespaceSelector
+        self.podSelector = podSelector
+    }
+}
+
+/// The NetworkPolicy shape AccessSync generates: select all pods, allow ingress from listed peers.
+public struct NetworkPolicySpec: Hashable, Sendable, Codable {
+    public var podSelector: [String: String]
+    public var ingressFrom: [NetworkPolicyPeer]
+    public var policyTypes: [String]
+
+    public init(podSelector: [String: String] = [:], ingressFrom: [NetworkPolicyPeer], policyTypes: [String] = ["Ingress"]) {
+        self.podSelector = podSelector
+        self.ingressFrom = ingressFrom
+        self.policyTypes = policyTypes
+    }
+}
+
+/// The managed content of an object, by kind. Only fields AccessSync sets appear here, so fields
+/// the server adds (finalizers, defaults) never cause an update.
+public enum ObjectSpec: Hashable, Sendable, Codable {
+    case namespace
+    case serviceAccount
+    case role(rules: [PolicyRule])
+    case roleBinding(roleRef: RoleRef, subjects: [Subject])
+    case resourceQuota(hard: [String: Quantity])
+    case limitRange(limits: [LimitRangeItem])
+    case networkPolicy(NetworkPolicySpec)
+
+    public var kind: ObjectKind {
+        switch self {
+        case .namespace: .namespace
+        case .serviceAccount: .serviceAccount
+        case .role: .role
+        case .roleBinding: .roleBinding
+        case .resourceQuota: .resourceQuota
+        case .limitRange: .limitRange
+        case .networkPolicy: .networkPolicy
+        }
+    }
+}
+
+/// Labels and annotations AccessSync writes. Keys are defined once here.
+public enum ManagedKeys {
+    public static let managedBy = "app.kubernetes.io/managed-by"
+    public static let managedByValue = "accesssync"
+    public static let instance = "accesssync.io/instance"
+    public static let ownerID = "accesssync.io/owner-id"
+    public static let ownerUID = "accesssync.io/owner-uid"
+    public static let provenance = "accesssync.io/provenance"
+    public static let retiredAt = "accesssync.io/retired-at"
+    public static let adopted = "accesssync.io/adopted"
+    public static let argoSyncOptions = "argocd.argoproj.io/sync-options"
+    public static let podSecurityEnforce = "pod-security.kubernetes.io/enforce"
+    public static let podSecurityWarn = "pod-security.kubernetes.io/warn"
+    public static let podSecurityAudit = "pod-security.kubernetes.io/audit"
+}
+
+/// An object that must exist, with why it exists.
+public struct DesiredObject: Hashable, Sendable, Codable {
+    public var ref: ObjectRef
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public var spec: ObjectSpec
+    /// The person whose access this object carries (personal namespace and its contents).
+    public var owner: PersonID?
+    public var provenance: [Provenance]
+
+    public init(
+        ref: ObjectRef, labels: [String: String], annotations: [String: String], spec: ObjectSpec,
+        owner: PersonID? = nil, provenance: [Provenance]
+    ) {
+        self.ref = ref
+        self.labels = labels
+        self.annotations = annotations
+        self.spec = spec
+        self.owner = owner
+        self.provenance = provenance
+    }
+}
+
+/// An object as the cluster reports it, reduced to what planning needs.
+public struct ObservedObject: Hashable, Sendable, Codable {
+    public var ref: ObjectRef
+    public var uid: String
+    public var resourceVersion: String
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    /// The managed fields parsed into the same shape as `DesiredObject.spec`; nil when the object's
+    /// content could not be mapped (it is then rewritten by apply).
+    public var spec: ObjectSpec?
+    public var deletionTimestamp: Date?
+    /// Namespace phase (`Active`, `Terminating`).
+    public var phase: String?
+
+    public init(
+        ref: ObjectRef, uid: String, resourceVersion: String, labels: [String: String] = [:],
+        annotations: [String: String] = [:], spec: ObjectSpec?, deletionTimestamp: Date? = nil, phase: String? = nil
+    ) {
+        self.ref = ref
+        self.uid = uid
+        self.resourceVersion = resourceVersion
+        self.labels = labels
+        self.annotations = annotations
+        self.spec = spec
+        self.deletionTimestamp = deletionTimestamp
+        self.phase = phase
+    }
+
+    /// Carries both the managed-by label and this instance's label.
+    public func isOwned(byInstance instance: String) -> Bool {
+        labels[ManagedKeys.managedBy] == ManagedKeys.managedByValue && labels[ManagedKeys.instance] == instance
+    }
+
+    public var isTerminating: Bool { deletionTimestamp != nil || phase == "Terminating" }
+}
+
+/// What the cluster holds that planning looks at.
+public struct ObservedCluster: Hashable, Sendable, Codable {
+    /// Objects carrying our managed-by and instance labels, from one list per kind.
+    public var owned: [ObjectRef: ObservedObject]
+    /// Every namespace in the cluster (unfiltered list), to see name conflicts.
+    public var allNamespaces: [String: ObservedObject]
+    /// Unowned objects found at desired names inside desired namespaces (filled by targets that
+    /// look them up, e.g. after a 409 AlreadyExists), for conflict reporting.
+    public var unownedAtDesiredNames: [ObjectRef: ObservedObject]
+
+    public init(
+        owned: [ObservedObject] = [], allNamespaces: [ObservedObject] = [], unownedAtDesiredNames: [ObservedObject] = []
+    ) {
+        self.owned = Dictionary(owned.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
+        self.allNamespaces = Dictionary(allNamespaces.map { ($0.ref.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.unownedAtDesiredNames = Dictionary(
+            unownedAtDesiredNames.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}

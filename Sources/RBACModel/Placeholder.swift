@@ -1,1 +1,0 @@
-// RBACModel: pure values and planning.
