@@ -16,8 +16,12 @@
 #     that exist in the hub can log in (create them through the API; delete = revoke);
 #   - service `accesssync`, admin, api_token in DIR/accesssync.token;
 #   - InProcessSpawner: starting a server opens an HTTP listener inside the hub process;
-#   - Authenticator.manage_groups = False, or True with --manage-groups (the hub then refuses the
-#     group APIs: for the negative test).
+#   - Authenticator.manage_groups = False, or True with --manage-groups (for the negative test).
+#     Checked here with JupyterHub 6.1.1: with manage_groups = True the group REST API still
+#     answers (POST /groups/g -> 201, POST /groups/g/users -> 200; the 400 "Group management via
+#     API is disabled" check is deprecated since 5.3), but every login then replaces the user's
+#     groups with the authenticator's (SharedPasswordAuthenticator: none), so mirrored groups
+#     silently vanish. /hub/api/info names the authenticator class but not manage_groups.
 # Stopped by PID (SIGTERM, then SIGKILL).
 set -euo pipefail
 TESTENV_NAME=jupyterhub
