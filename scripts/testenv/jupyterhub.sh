@@ -103,6 +103,7 @@ do_start() {
         pid=""
     done
     [ -n "$pid" ] || die "jupyterhub failed to start"
+    STARTED_PIDFILES+=("$DIR/jupyterhub.pid")
     echo "$port" > "$DIR/port"
     # The service token works and is admin.
     (umask 077; printf 'Authorization: token %s\n' "$(cat "$DIR/accesssync.token")" > "$DIR/auth.header")
