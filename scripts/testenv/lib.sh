@@ -63,13 +63,14 @@ pid_alive() {
 
 read_pid() { [ -f "$1" ] && tr -d ' \n' < "$1" || true; }
 
-# stop_pid PIDFILE [TIMEOUT_S]: TERM, wait, then KILL. Only ever the PID in the file.
+# stop_pid PIDFILE [TIMEOUT_S] [SIGNAL]: SIGNAL (default TERM), wait, then KILL. Only ever the
+# PID in the file.
 stop_pid() {
-    local pidfile="$1" timeout="${2:-15}" pid i
+    local pidfile="$1" timeout="${2:-15}" sig="${3:-TERM}" pid i
     pid="$(read_pid "$pidfile")"
     [ -n "$pid" ] || return 0
     if pid_alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null || true
+        kill -"$sig" "$pid" 2>/dev/null || true
         for ((i = 0; i < timeout * 10; i++)); do
             pid_alive "$pid" || break
             sleep 0.1
@@ -121,3 +122,44 @@ wait_until() {
 }
 
 now_ms() { date +%s%3N; }
+
+# make_test_tls DIR [EXTRA_DNS_SAN]: a test CA (ca.pem), a server cert/key for 127.0.0.1 and
+# localhost (server.pem/.key, mode 600 key), a client cert/key from the same CA, and an unrelated
+# CA (wrong-ca.pem) for "wrong CA" tests. EC P-256: fast to make.
+make_test_tls() {
+    local t="$1" extra_san="${2:+,DNS:$2}"
+    mkdir -p "$t"
+    (
+        umask 077
+        cd "$t"
+        local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+        openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 3650 -subj "/CN=AccessSync Test CA" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+        openssl req -x509 "${ec[@]}" -keyout wrong-ca.key -out wrong-ca.pem -days 3650 \
+            -subj "/CN=AccessSync Unrelated CA" -addext "basicConstraints=critical,CA:TRUE" 2>/dev/null
+        openssl req "${ec[@]}" -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' "$extra_san" > server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+            -days 825 -extfile server.ext 2>/dev/null
+        openssl req "${ec[@]}" -keyout client.key -out client.csr -subj "/CN=accesssync-test-client" 2>/dev/null
+        printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' > client.ext
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem \
+            -days 825 -extfile client.ext 2>/dev/null
+        rm -f ./*.csr ./*.ext ./*.srl wrong-ca.key
+        chmod 644 ca.pem wrong-ca.pem server.pem client.pem
+    )
+}
+
+
+# A start that fails half-way stops what it had started: register each PID file here after the
+# process starts; on a non-zero exit they are stopped (PID, then KILL).
+STARTED_PIDFILES=()
+STOP_SIGNAL=TERM
+_on_start_exit() {
+    local rc=$? f
+    if [ "$rc" -ne 0 ]; then
+        for f in "${STARTED_PIDFILES[@]}"; do stop_pid "$f" 10 "$STOP_SIGNAL"; done
+    fi
+    return "$rc"
+}
+trap _on_start_exit EXIT

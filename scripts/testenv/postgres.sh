@@ -20,6 +20,7 @@ set -euo pipefail
 TESTENV_NAME=postgres
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+STOP_SIGNAL=INT
 
 PG_BIN="${PG_BIN:-}"
 if [ -z "$PG_BIN" ]; then
@@ -144,6 +145,7 @@ EOF
     done
     [ -n "$pid" ] || die "postgres failed to start"
     echo "$pid" > "$DIR/postgres.pid"
+    STARTED_PIDFILES+=("$DIR/postgres.pid")
     echo "$port" > "$DIR/port"
     (umask 077; printf '127.0.0.1:%s:*:postgres:%s\n' "$port" "$(cat "$DIR/postgres.pw")" > "$DIR/pgpass")
     # Sanity: a scram login over TCP with the pgpass file.
@@ -155,22 +157,7 @@ EOF
 }
 
 # SIGINT = fast shutdown (SIGTERM would wait for every client to disconnect).
-stop_pid_signal() {
-    local pidfile="$1" pid i
-    pid="$(read_pid "$pidfile")"
-    [ -n "$pid" ] || return 0
-    if pid_alive "$pid"; then
-        kill -INT "$pid" 2>/dev/null || true
-        for ((i = 0; i < 150; i++)); do pid_alive "$pid" || break; sleep 0.1; done
-        if pid_alive "$pid"; then
-            note "postmaster $pid still running after 15 s; SIGQUIT"
-            kill -QUIT "$pid" 2>/dev/null || true
-            for ((i = 0; i < 50; i++)); do pid_alive "$pid" || break; sleep 0.1; done
-        fi
-        pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-}
+stop_pid_signal() { stop_pid "$1" 20 INT; }
 
 do_stop() {
     [ -d "$DIR" ] || return 0

@@ -105,30 +105,6 @@ write_env() {
     mv "$DIR/env.sh.tmp" "$DIR/env.sh"
 }
 
-make_tls() {
-    local t="$DIR/tls"
-    mkdir -p "$t"
-    (
-        umask 077
-        cd "$t"
-        local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-        openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 3650 -subj "/CN=AccessSync Test CA" \
-            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-        openssl req -x509 "${ec[@]}" -keyout wrong-ca.key -out wrong-ca.pem -days 3650 \
-            -subj "/CN=AccessSync Unrelated CA" -addext "basicConstraints=critical,CA:TRUE" 2>/dev/null
-        openssl req "${ec[@]}" -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
-        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' > server.ext
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
-            -days 825 -extfile server.ext 2>/dev/null
-        openssl req "${ec[@]}" -keyout client.key -out client.csr -subj "/CN=accesssync-test-client" 2>/dev/null
-        printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' > client.ext
-        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem \
-            -days 825 -extfile client.ext 2>/dev/null
-        rm -f ./*.csr ./*.ext ./*.srl wrong-ca.key
-        chmod 644 ca.pem wrong-ca.pem server.pem client.pem
-    )
-}
-
 hash_pw() { "${SLAPPASSWD_BIN:-/usr/sbin/slappasswd}" -h '{SSHA}' -T "$1"; }
 
 write_config_ldif() {
@@ -278,7 +254,7 @@ do_start() {
     mkdir -p "$DIR/slapd.d" "$DIR/data"
     chmod 700 "$DIR"
     for name in admin sync limited nomember; do make_password_file "$DIR/$name.pw"; done
-    make_tls
+    make_test_tls "$DIR/tls"
     write_config_ldif "$(hash_pw "$DIR/admin.pw")"
     "$SLAPADD_BIN" -n0 -F "$DIR/slapd.d" -l "$DIR/config.ldif" >"$DIR/slapadd.log" 2>&1 \
         || { cat "$DIR/slapadd.log" >&2; die "slapadd -n0 (cn=config) failed"; }
@@ -335,6 +311,7 @@ do_start() {
     [ -n "${pid:-}" ] || die "slapd failed to start"
     # slapd writes slapd.pid itself (olcPidFile); ours is authoritative if it has not yet.
     echo "$pid" > "$DIR/slapd.pid"
+    STARTED_PIDFILES+=("$DIR/slapd.pid")
     rm -f "$DIR/slapd.pid.start"
     echo "$ldap_port $ldaps_port" > "$DIR/ports"
     local t_up; t_up=$(( $(now_ms) - t0 ))
