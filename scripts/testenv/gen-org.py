@@ -47,14 +47,21 @@ WHAT IT GENERATES (base dc=example,dc=org unless --base-dn):
   in LDAP, so one lives at cn=Casey Upper,ou=contractors), a DN with an escaped comma
   (cn=Doe\\, John), leading/trailing spaces in cn/sn/displayName values (base64), member values
   differing from the target DN in case ("UID=...,OU=People,DC=Example,DC=Org"), in spacing
-  ("uid=x, ou=people, dc=example, dc=org") and in escaping (cn=Doe\\2C John).
+  ("uid=x, ou=people, dc=example, dc=org") and in escaping (cn=Doe\\2C John). Note: slapd
+  stores DN values in its "pretty" form, so a search returns the spacing variants without the
+  spaces and attribute types in lower case; value case and the \\2C escape are kept as written.
 
-MANIFEST (--manifest FILE, JSON, "format": 1): params; base_dn; ous; people [{dn, uid, cn [..],
+IDENTIFIERS: with --entry-uuid every entry carries entryUUID = uuid5(6f1c2a4e-4b7d-5d0e-9c1a-
+  acce55a11c0d, "<seed>|<dn>") (slapd.sh loads it that way: slapadd, or ldapadd -e relax as
+  rootdn), so identifiers are stable across runs and listed in the manifest; without it slapd
+  assigns random entryUUIDs and the manifest's entryUUID fields are null.
+
+MANIFEST (--manifest FILE, JSON, "format": 1): params; base_dn; ous; people [{dn, uid, entryUUID, cn [..],
   sn, givenName, displayName, mail [..], uidNumber, gidNumber (null when absent), posix, disabled,
   disabled_by ("pwdAccountLockedTime"|"shadowExpire"|null), tags [..]}] (ou=people and
   ou=partners; bulk people are summarised under "bulk"); groups [{dn, cn, style ("groupOfNames"|
   "rfc2307bis"|"rfc2307"), logical, gidNumber, members [target DNs as generated, direct, people
-  and groups], member_values [exactly as written], member_uids [posix], dangling [..],
+  and groups], member_values [exactly as written], member_uids [posix], dangling [..], entryUUID,
   out_of_scope [..]}]; logical_groups {cn: {effective_people [DNs, transitive, ou=people only,
   disabled included], effective_uids, nested [cn..], in_cycle}}; cycles [{style, path [DN..]}];
   awkward [{case, dn, uid, note}]; policy_groups; bulk {base, count, uid_format, group}.
@@ -67,6 +74,7 @@ import base64
 import json
 import random
 import re
+import uuid
 import sys
 
 PRESETS = {
@@ -86,6 +94,8 @@ LAST = ["smith", "jones", "garcia", "miller", "davis", "martin", "nguyen", "kim"
         "hughes", "murphy", "walsh", "lopez", "khan", "ali", "sato", "lee", "brown", "wilson",
         "young", "hill", "stone"]
 
+# Namespace for deterministic entryUUIDs (--entry-uuid): uuid5(UUID_NS, "<seed>|<dn>").
+UUID_NS = uuid.UUID("6f1c2a4e-4b7d-5d0e-9c1a-acce55a11c0d")
 POLICY_GROUPS = ["jupyter-users", "jupyter-admins", "data-science", "ml-platform",
                  "finance-analytics"]
 STYLES = [("groups", "groupOfNames"), ("bis", "rfc2307bis"), ("posix", "rfc2307")]
@@ -337,7 +347,14 @@ class Org:
         return {cn: walk(cn, []) for cn in self.logical}
 
     # ---------------------------------------------------------------- output
+    def uuid_for(self, dn: str) -> str:
+        return str(uuid.uuid5(UUID_NS, f"{self.a.seed}|{dn}"))
+
     def emit(self, s: str):
+        if self.a.entry_uuid and s.startswith("dn"):
+            first, rest = s.split("\n", 1)
+            dn = base64.b64decode(first[5:]).decode("utf-8") if first.startswith("dn:: ") else first[4:]
+            s = f"{first}\nentryUUID: {self.uuid_for(dn)}\n{rest}"
         self.out.append(s)
 
     def entry_dn(self, dn: str):
@@ -450,6 +467,11 @@ class Org:
                         v = self.member_value(t, i, cn) if special else t
                         rec["members"].append(t)
                         rec["member_values"].append(v)
+                        if v != t:
+                            kind = ("member-escape" if "\\2C" in v else
+                                    "member-spacing" if ", " in v else "member-case")
+                            self.awkward.append({"case": kind, "dn": dn, "uid": None, "value": v, "target": t,
+                                                 "note": "member value differs from the target DN"})
                         line = mcache.get(v)
                         if line is None:
                             line = mcache[v] = ldif_line("member", v)
@@ -457,6 +479,9 @@ class Org:
                 lines.append("\n")
                 self.emit("".join(lines))
                 groups_manifest.append(rec)
+        if a.entry_uuid:
+            for rec in groups_manifest:
+                rec["entryUUID"] = self.uuid_for(rec["dn"])
         return groups_manifest
 
     def write_bulk(self):
@@ -507,10 +532,12 @@ class Org:
             "format": 1,
             "generator": "scripts/testenv/gen-org.py",
             "params": {"people": a.people, "groups": a.groups, "seed": a.seed, "bulk": a.bulk,
+                       "entry_uuid": a.entry_uuid,
                        "base_dn": self.base, "with_base": a.with_base, "no_ppolicy": a.no_ppolicy},
             "base_dn": self.base,
             "ous": [f"ou={ou},{self.base}" for ou in ous],
-            "people": [{k: v for k, v in p.items() if k not in ("key", "index")} for p in self.people],
+            "people": [dict({k: v for k, v in p.items() if k not in ("key", "index")},
+                            entryUUID=self.uuid_for(p["dn"]) if a.entry_uuid else None) for p in self.people],
             "groups": groups,
             "logical_groups": {
                 cn: {"effective_people": sorted(dn_of[k] for k in eff[cn]),
@@ -537,6 +564,8 @@ def main(argv=None):
     ap.add_argument("--base-dn", default="dc=example,dc=org")
     ap.add_argument("--with-base", action="store_true", help="also emit the base (dcObject) entry")
     ap.add_argument("--no-ppolicy", action="store_true", help="disable with shadowExpire only")
+    ap.add_argument("--entry-uuid", action="store_true",
+                    help="emit deterministic entryUUIDs (load with slapadd, or ldapadd -e relax as rootdn)")
     ap.add_argument("--out", default="-", help="LDIF file (default stdout)")
     ap.add_argument("--manifest", help="write the JSON manifest here")
     a = ap.parse_args(argv)

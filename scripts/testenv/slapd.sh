@@ -20,7 +20,8 @@
 #                  client.pem/.key (a client certificate from the same CA; slapd asks for one with
 #                  TLSVerifyClient=try), wrong-ca.pem (an unrelated CA, for "wrong CA" tests)
 #   *.pw           passwords, mode 600, no trailing newline (ldapsearch -y FILE)
-#   org.ldif, org.json   the loaded organisation and its manifest (gen-org.py)
+#   org.ldif, org.json   the loaded organisation and its manifest (gen-org.py --entry-uuid:
+#                  deterministic entryUUIDs, listed in the manifest)
 #   slapd.pid, slapd.log, env.sh
 #
 # Custom schema `accesssync` (OID arc 1.3.6.1.4.1.32473 is RFC 5612's example enterprise):
@@ -269,7 +270,7 @@ do_start() {
         small|10k|100k)
             org_ldif="$DIR/org.ldif"
             local t_gen0; t_gen0=$(now_ms)
-            "$PYTHON" "$TESTENV_LIB_DIR/gen-org.py" --size "$ORG" --seed "$SEED" --bulk "$BULK" \
+            "$PYTHON" "$TESTENV_LIB_DIR/gen-org.py" --size "$ORG" --seed "$SEED" --bulk "$BULK" --entry-uuid \
                 --base-dn "$BASE_DN" --out "$org_ldif" --manifest "$DIR/org.json"
             note "generated org $ORG in $(( $(now_ms) - t_gen0 )) ms" ;;
         *)
@@ -318,7 +319,8 @@ do_start() {
 
     if [ -n "$org_ldif" ] && [ "$LOAD" = online ]; then
         t_load0=$(now_ms)
-        ldapadd -x -c -H "ldap://127.0.0.1:$ldap_port" -D "$ADMIN_DN" -y "$DIR/admin.pw" \
+        # -e relax: the org may carry its own (deterministic) entryUUIDs.
+        ldapadd -x -e relax -H "ldap://127.0.0.1:$ldap_port" -D "$ADMIN_DN" -y "$DIR/admin.pw" \
             -f "$org_ldif" >"$DIR/ldapadd.log" 2>&1 \
             || { grep -B2 -A3 -i 'error\|ldap_add' "$DIR/ldapadd.log" | head -20 >&2; die "ldapadd of the organisation failed"; }
         t_load=$(( $(now_ms) - t_load0 ))
