@@ -95,11 +95,15 @@ public struct Change: Hashable, Sendable, Codable, Identifiable {
     public var provenance: [Provenance]
     /// One human sentence: why this change is needed.
     public var reason: String
+    /// The person the change is for (the owner of a personal object, the person of a hub user —
+    /// executors record it in the hub-user registry), nil for shared objects.
+    public var person: PersonID?
 
     public init(
         id: String, target: ChangeTarget, removesAccess: Bool, peopleLosingAccess: Set<PersonID> = [],
-        dependsOn: [String] = [], provenance: [Provenance], reason: String
+        dependsOn: [String] = [], provenance: [Provenance], reason: String, person: PersonID? = nil
     ) {
+        self.person = person
         self.id = id
         self.target = target
         self.removesAccess = removesAccess
