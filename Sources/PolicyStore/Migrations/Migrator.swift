@@ -101,6 +101,7 @@ public struct Migrator: Sendable {
     /// - Parameter osUser: recorded with each applied migration.
     /// - Throws: `MigrationError` (`.editedAfterApply`, `.unknownApplied`, `.failed`), or
     ///   `PostgresError` for connection problems.
+    @discardableResult
     public func migrate(on connection: PGConnection, osUser: String = ProcessIdentity.osUser) async throws
         -> MigrationReport
     {

@@ -210,6 +210,7 @@ public struct PolicyRepository: Sendable {
     ///   - settingsSource: the source recorded for `defaultTier`/`personalRoleTemplate`.
     ///   - runID: the run (from `SyncRunStore.start`) the audit rows belong to.
     /// - Throws: `PolicyInconsistentError` (nothing is written) when `policy` itself is inconsistent.
+    @discardableResult
     public func applyPolicy(
         _ policy: Policy, settingsSource: PolicySource = .file(path: "policies", line: nil), runID: Int64? = nil
     ) async throws -> PolicyApplyReport {

@@ -1,5 +1,5 @@
 internal import CLibPQ
-public import Foundation
+import Foundation
 import Dispatch
 
 /// How to reach PostgreSQL. Everything is handed to libpq as separate keywords
@@ -304,6 +304,7 @@ public final class PGConnection: @unchecked Sendable {
 
     /// Runs `body` in a transaction: `BEGIN`, then `COMMIT` when `body` returns, `ROLLBACK` when it
     /// throws (the error is rethrown). Nested calls use savepoints.
+    @discardableResult
     public func withTransaction<T: Sendable>(
         isolation: IsolationLevel = .readCommitted, _ body: (PGConnection) async throws -> T
     ) async throws -> T {
