@@ -49,67 +49,71 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
     // MARK: Canonical text
 
     public var canonicalText: String {
-        var out = ""
-        out.reserveCapacity(64)
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
         write(to: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
+    /// Appends the canonical text to a string.
     func write(to out: inout String) {
+        out += canonicalText
+    }
+
+    /// Appends the canonical text as UTF-8 bytes.
+    func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .number(let text): out += text
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let text): out.append(contentsOf: text.utf8)
         case .string(let text): JSONValue.writeString(text, to: &out)
         case .array(let values):
-            out += "["
-            for (offset, value) in values.enumerated() {
-                if offset > 0 { out += "," }
+            out.append(UInt8(ascii: "["))
+            var first = true
+            for value in values {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 value.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            for (offset, key) in keys.enumerated() {
-                if offset > 0 { out += "," }
+            var first = true
+            for key in keys {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 JSONValue.writeString(key, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 members[key]!.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    static func writeString(_ text: String, to out: inout String) {
-        out += "\""
-        var needsEscape = false
-        for byte in text.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-            needsEscape = true
-            break
-        }
-        if !needsEscape {
-            out += text
-        } else {
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case "\u{08}": out += "\\b"
-                case "\u{0C}": out += "\\f"
-                default:
-                    if scalar.value < 0x20 {
-                        out += String(format: "\\u%04x", scalar.value)
-                    } else {
-                        out.unicodeScalars.append(scalar)
-                    }
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func writeString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { bytes in
+            let hex = hexDigits
+            for byte in bytes {
+                switch byte {
+                case 0x22: out.append(0x5C); out.append(0x22)
+                case 0x5C: out.append(0x5C); out.append(0x5C)
+                case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+                case 0x08: out.append(0x5C); out.append(UInt8(ascii: "b"))
+                case 0x0C: out.append(0x5C); out.append(UInt8(ascii: "f"))
+                case 0..<0x20:
+                    out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+                default: out.append(byte)
                 }
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Canonical form of a JSON number's text (exact decimal, no exponent, no trailing zeros).
@@ -189,12 +193,15 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses JSON text (RFC 8259), canonicalising numbers.
     public static func parse(_ text: String) throws -> JSONValue {
-        var parser = Parser(bytes: Array(text.utf8))
-        parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
-        parser.skipWhitespace()
-        guard parser.index == parser.bytes.count else { throw ParseError(offset: parser.index, reason: "trailing data") }
-        return value
+        var text = text
+        return try text.withUTF8 { buffer in
+            var parser = Parser(bytes: buffer)
+            parser.skipWhitespace()
+            let value = try parser.parseValue(depth: 0)
+            parser.skipWhitespace()
+            guard parser.index == buffer.count else { throw ParseError(offset: parser.index, reason: "trailing data") }
+            return value
+        }
     }
 
     /// Converts an `Encodable` value through `JSONEncoder`.
@@ -222,51 +229,61 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
     }
 
     struct Parser {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
 
+        init(bytes: UnsafeBufferPointer<UInt8>) {
+            self.bytes = bytes
+        }
+
         mutating func skipWhitespace() {
-            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return
+                }
+            }
         }
 
         func fail(_ reason: String) -> ParseError { ParseError(offset: index, reason: reason) }
 
+        func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+
         mutating func parseValue(depth: Int) throws -> JSONValue {
             guard depth < 512 else { throw fail("nesting too deep") }
-            guard index < bytes.count else { throw fail("unexpected end") }
-            switch bytes[index] {
+            guard let byte = peek() else { throw fail("unexpected end") }
+            switch byte {
             case UInt8(ascii: "{"):
                 index += 1
                 var members: [String: JSONValue] = [:]
                 skipWhitespace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                if peek() == UInt8(ascii: "}") {
                     index += 1
                     return .object(members)
                 }
                 while true {
                     skipWhitespace()
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected key") }
+                    guard peek() == UInt8(ascii: "\"") else { throw fail("expected key") }
                     let key = try parseString()
                     skipWhitespace()
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                    guard peek() == UInt8(ascii: ":") else { throw fail("expected ':'") }
                     index += 1
                     skipWhitespace()
                     members[key] = try parseValue(depth: depth + 1)
                     skipWhitespace()
-                    guard index < bytes.count else { throw fail("unexpected end") }
-                    if bytes[index] == UInt8(ascii: ",") {
+                    switch peek() {
+                    case UInt8(ascii: ","): index += 1
+                    case UInt8(ascii: "}"):
                         index += 1
-                        continue
+                        return .object(members)
+                    default: throw fail("expected ',' or '}'")
                     }
-                    guard bytes[index] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
-                    index += 1
-                    return .object(members)
                 }
             case UInt8(ascii: "["):
                 index += 1
                 var values: [JSONValue] = []
                 skipWhitespace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                if peek() == UInt8(ascii: "]") {
                     index += 1
                     return .array(values)
                 }
@@ -274,14 +291,13 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
                     skipWhitespace()
                     values.append(try parseValue(depth: depth + 1))
                     skipWhitespace()
-                    guard index < bytes.count else { throw fail("unexpected end") }
-                    if bytes[index] == UInt8(ascii: ",") {
+                    switch peek() {
+                    case UInt8(ascii: ","): index += 1
+                    case UInt8(ascii: "]"):
                         index += 1
-                        continue
+                        return .array(values)
+                    default: throw fail("expected ',' or ']'")
                     }
-                    guard bytes[index] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
-                    index += 1
-                    return .array(values)
                 }
             case UInt8(ascii: "\""):
                 return .string(try parseString())
@@ -296,12 +312,15 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
                 return .null
             default:
                 let start = index
-                while index < bytes.count,
-                    (bytes[index] >= 48 && bytes[index] <= 57) || [0x2D, 0x2B, 0x2E, 0x65, 0x45].contains(bytes[index])
-                {
-                    index += 1
+                scan: while index < bytes.count {
+                    switch bytes[index] {
+                    case 0x30...0x39, 0x2D, 0x2B, 0x2E, 0x65, 0x45: index += 1
+                    default: break scan
+                    }
                 }
-                let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                let text = String(decoding: slice, as: UTF8.self)
+                if Self.isCanonicalInteger(slice) { return .number(text) }
                 guard !text.isEmpty, let canonical = JSONValue.canonicalNumber(text) else {
                     index = start
                     throw fail("unexpected character")
@@ -310,12 +329,25 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
             }
         }
 
-        mutating func expectLiteral(_ literal: String) throws {
-            let literalBytes = Array(literal.utf8)
-            guard index + literalBytes.count <= bytes.count,
-                Array(bytes[index..<(index + literalBytes.count)]) == literalBytes
-            else { throw fail("expected \(literal)") }
-            index += literalBytes.count
+        /// `-?(0|[1-9][0-9]*)` except `-0`: already canonical, no conversion needed.
+        static func isCanonicalInteger(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            var offset = 0
+            if bytes.first == 0x2D { offset = 1 }
+            let digits = bytes.count - offset
+            guard digits >= 1 else { return false }
+            if bytes[offset] == 0x30 { return digits == 1 && offset == 0 }
+            for position in offset..<bytes.count where bytes[position] < 0x30 || bytes[position] > 0x39 { return false }
+            return true
+        }
+
+        mutating func expectLiteral(_ literal: StaticString) throws {
+            let count = literal.utf8CodeUnitCount
+            guard index + count <= bytes.count else { throw fail("expected \(literal)") }
+            let start = literal.utf8Start
+            for offset in 0..<count where bytes[index + offset] != start[offset] {
+                throw fail("expected \(literal)")
+            }
+            index += count
         }
 
         mutating func parseHex4() throws -> UInt32 {
@@ -340,49 +372,40 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
             index += 1  // opening quote
             let start = index
             // Fast path: no escapes.
-            while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") {
-                index += 1
-            }
+            while index < bytes.count, bytes[index] != 0x22, bytes[index] != 0x5C { index += 1 }
             guard index < bytes.count else { throw fail("unterminated string") }
-            if bytes[index] == UInt8(ascii: "\"") {
-                let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            if bytes[index] == 0x22 {
+                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
                 index += 1
                 return text
             }
-            var scalars = String.UnicodeScalarView()
-            scalars.append(contentsOf: String(decoding: bytes[start..<index], as: UTF8.self).unicodeScalars)
-            var pending: [UInt8] = []
-            func flush() {
-                if !pending.isEmpty {
-                    scalars.append(contentsOf: String(decoding: pending, as: UTF8.self).unicodeScalars)
-                    pending.removeAll()
-                }
+            var out: [UInt8] = Array(bytes[start..<index])
+            func appendScalar(_ scalar: Unicode.Scalar) {
+                out.append(contentsOf: String(Character(scalar)).utf8)
             }
             while index < bytes.count {
                 let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    flush()
+                if byte == 0x22 {
                     index += 1
-                    return String(scalars)
+                    return String(decoding: out, as: UTF8.self)
                 }
-                if byte == UInt8(ascii: "\\") {
-                    flush()
+                if byte == 0x5C {
                     index += 1
                     guard index < bytes.count else { throw fail("unterminated escape") }
                     let escape = bytes[index]
                     index += 1
                     switch escape {
-                    case UInt8(ascii: "\""): scalars.append("\"")
-                    case UInt8(ascii: "\\"): scalars.append("\\")
-                    case UInt8(ascii: "/"): scalars.append("/")
-                    case UInt8(ascii: "b"): scalars.append("\u{08}")
-                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                    case UInt8(ascii: "n"): scalars.append("\n")
-                    case UInt8(ascii: "r"): scalars.append("\r")
-                    case UInt8(ascii: "t"): scalars.append("\t")
+                    case UInt8(ascii: "\""): out.append(0x22)
+                    case UInt8(ascii: "\\"): out.append(0x5C)
+                    case UInt8(ascii: "/"): out.append(0x2F)
+                    case UInt8(ascii: "b"): out.append(0x08)
+                    case UInt8(ascii: "f"): out.append(0x0C)
+                    case UInt8(ascii: "n"): out.append(0x0A)
+                    case UInt8(ascii: "r"): out.append(0x0D)
+                    case UInt8(ascii: "t"): out.append(0x09)
                     case UInt8(ascii: "u"):
                         var code = try parseHex4()
-                        if code >= 0xD800, code < 0xDC00, index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                        if code >= 0xD800, code < 0xDC00, index + 6 <= bytes.count, bytes[index] == 0x5C,
                             bytes[index + 1] == UInt8(ascii: "u")
                         {
                             index += 2
@@ -391,12 +414,12 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
                             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                         }
                         guard let scalar = Unicode.Scalar(code) else { throw fail("bad \\u escape") }
-                        scalars.append(scalar)
+                        appendScalar(scalar)
                     default: throw fail("bad escape")
                     }
                     continue
                 }
-                pending.append(byte)
+                out.append(byte)
                 index += 1
             }
             throw fail("unterminated string")

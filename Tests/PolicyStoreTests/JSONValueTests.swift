@@ -46,3 +46,21 @@ struct JSONValueTests {
         #expect(try json.decode(Sample.self) == sample)
     }
 }
+
+@Test func auditCanonicalTextIsTheCanonicalJSONArrayOfTheRow() throws {
+    let record = AuditRecord(
+        id: 42, runID: nil, atText: "2024-01-01T00:00:00.000001Z", dbRole: "accesssync_app", osUser: "o\"p",
+        action: "create", objectKind: "RoleBinding", objectNamespace: "ns", objectName: "n\u{1}",
+        before: nil, after: ["z": 1, "a": ["b": "c"]], provenance: [["rule": "grant x"]], outcome: .intent,
+        intentID: 7, message: "line\nbreak", prevHash: AuditRecord.genesisHash, hash: "")
+    let expected: JSONValue = [
+        "accesssync-audit-v1", 42, nil, "2024-01-01T00:00:00.000001Z", "accesssync_app", "o\"p", "create",
+        "RoleBinding", "ns", "n\u{1}", nil, ["z": 1, "a": ["b": "c"]], [["rule": "grant x"]], "intent", 7,
+        "line\nbreak", .string(AuditRecord.genesisHash),
+    ]
+    #expect(record.canonicalText == expected.canonicalText)
+    #expect(try JSONValue.parse(record.canonicalText) == expected)
+    #expect(record.computedHash.count == 64)
+    // Stable across versions of this code: a changed canonical form would break every stored chain.
+    #expect(record.computedHash == AuditRecord.sha256Hex(expected.canonicalText))
+}

@@ -95,30 +95,61 @@ public struct AuditRecord: Sendable, Hashable {
 
     /// The exact text the hash covers: a JSON array of every content field and `prevHash`, with
     /// canonical JSON for payloads (`JSONValue.canonicalText`).
-    public var canonicalText: String {
-        let fields: [JSONValue] = [
-            .string(Self.canonicalVersion), .number(String(id)), runID.map { .number(String($0)) } ?? .null,
-            .string(atText), .string(dbRole), .string(osUser), .string(action), .string(objectKind),
-            objectNamespace.map(JSONValue.string) ?? .null, .string(objectName), before ?? .null, after ?? .null,
-            provenance ?? .null, .string(outcome.rawValue), intentID.map { .number(String($0)) } ?? .null,
-            message.map(JSONValue.string) ?? .null, .string(prevHash),
-        ]
-        return JSONValue.array(fields).canonicalText
+    public var canonicalText: String { String(decoding: canonicalBytes, as: UTF8.self) }
+
+    /// `canonicalText` as UTF-8, written directly (the same text as the JSON array
+    /// `[version, id, runID, at, dbRole, osUser, action, kind, namespace, name, before, after,
+    /// provenance, outcome, intentID, message, prevHash]` in canonical form).
+    var canonicalBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        func separator() { out.append(UInt8(ascii: ",")) }
+        func string(_ text: String?) {
+            if let text { JSONValue.writeString(text, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        }
+        func integer(_ value: Int64?) {
+            if let value { out.append(contentsOf: String(value).utf8) } else { out.append(contentsOf: "null".utf8) }
+        }
+        func json(_ value: JSONValue?) {
+            if let value { value.write(to: &out) } else { out.append(contentsOf: "null".utf8) }
+        }
+        out.append(UInt8(ascii: "["))
+        string(Self.canonicalVersion); separator()
+        integer(id); separator()
+        integer(runID); separator()
+        string(atText); separator()
+        string(dbRole); separator()
+        string(osUser); separator()
+        string(action); separator()
+        string(objectKind); separator()
+        string(objectNamespace); separator()
+        string(objectName); separator()
+        json(before); separator()
+        json(after); separator()
+        json(provenance); separator()
+        string(outcome.rawValue); separator()
+        integer(intentID); separator()
+        string(message); separator()
+        string(prevHash)
+        out.append(UInt8(ascii: "]"))
+        return out
     }
 
     /// SHA-256 (lowercase hex) of `canonicalText`.
-    public var computedHash: String { Self.sha256Hex(canonicalText) }
+    public var computedHash: String { Self.sha256Hex(canonicalBytes) }
 
-    static func sha256Hex(_ text: String) -> String {
-        let digest = SHA256.hash(data: Data(text.utf8))
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
+    static func sha256Hex(_ text: String) -> String { sha256Hex(Array(text.utf8)) }
+
+    static func sha256Hex(_ bytes: [UInt8]) -> String {
+        let digest = SHA256.hash(data: bytes)
+        let hexDigits = JSONValue.hexDigits
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
         for byte in digest {
-            bytes.append(hexDigits[Int(byte >> 4)])
-            bytes.append(hexDigits[Int(byte & 0x0F)])
+            hex.append(hexDigits[Int(byte >> 4)])
+            hex.append(hexDigits[Int(byte & 0x0F)])
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(decoding: hex, as: UTF8.self)
     }
 
     /// The row as one JSON object (JSON Lines export and archives).
