@@ -104,43 +104,66 @@ extension HubClient {
     /// Reads every page of a paginated list, following `_pagination.next` (its offset and limit
     /// only, so the token is only ever sent to the configured API root).
     ///
-    /// The hub pages by offset in id order: a user created meanwhile lands at the end, but one
-    /// deleted meanwhile on an earlier page shifts the rest and would make the next page skip an
-    /// entry. So each page after the first starts one entry early and must repeat the last entry
-    /// of the page before; when it does not, the whole list is read again (a partial list is never
-    /// returned).
+    /// The hub pages by offset in id order: an entry created meanwhile lands at the end, but one
+    /// deleted meanwhile on an earlier page shifts the rest, and a plain offset walk would skip an
+    /// entry. So each page after the first starts one entry early and must repeat the entry read
+    /// last; when it does not, the walk re-anchors on the last entry it has already seen (read
+    /// again from before the boundary) and goes on from there. A partial list is never returned.
     func listAll<Item: Decodable & HubNamed>(_ path: String) async throws(HubError) -> [Item] {
         let attempts = 5
         for attempt in 1...attempts {
             var items: [Item] = []
             var seen = Set<String>()
+            // Index, in the hub's current list, of the next entry not yet read, and the name of the
+            // entry just before it (nil at the start).
             var offset = 0
+            var anchor: String?
             var limit = max(2, configuration.pageSize)
-            var shifted = false
+            var lost = false
+            var reanchors = 0
             while true {
-                let overlap = items.isEmpty ? 0 : 1
+                let overlap = anchor == nil ? 0 : 1
                 let page: Paginated<Item> = try await requestJSON(
                     .GET, path, query: [("offset", String(offset - overlap)), ("limit", String(limit))],
                     accept: Self.paginationMediaType)
                 var pageItems = page.items[...]
                 if overlap == 1 {
-                    guard let first = pageItems.first, first.name == items.last?.name else {
-                        shifted = true
-                        break
+                    guard let first = pageItems.first, first.name == anchor else {
+                        // Something before the boundary was deleted: find where the seen prefix ends now.
+                        reanchors += 1
+                        if reanchors > 20 {
+                            lost = true
+                            break
+                        }
+                        let start = max(0, offset - limit)
+                        let back: Paginated<Item> = try await requestJSON(
+                            .GET, path, query: [("offset", String(start)), ("limit", String(limit))],
+                            accept: Self.paginationMediaType)
+                        if let last = back.items.lastIndex(where: { seen.contains($0.name) }) {
+                            offset = start + last + 1
+                            anchor = back.items[last].name
+                        } else if start == 0 {
+                            offset = 0
+                            anchor = nil
+                        } else {
+                            lost = true
+                            break
+                        }
+                        continue
                     }
                     pageItems = pageItems.dropFirst()
                 }
                 for item in pageItems where seen.insert(item.name).inserted { items.append(item) }
                 guard let next = page.pagination.next else { break }
-                let nextOffset = next.offset
-                guard nextOffset > offset else {
+                guard next.offset > offset - overlap else {
                     throw .invalidResponse("GET \(path): pagination does not advance (offset \(next.offset))")
                 }
-                offset = nextOffset
+                offset = next.offset
+                anchor = page.items.last?.name
                 limit = max(2, next.limit)
             }
-            if !shifted { return items }
-            logger.debug("hub list shifted while paging; reading again", metadata: ["hub.path": "\(path)", "attempt": "\(attempt)"])
+            if !lost { return items }
+            logger.debug("hub list changed too much while paging; reading again", metadata: ["hub.path": "\(path)", "attempt": "\(attempt)"])
         }
         throw .invalidResponse(
             "GET \(path): the list kept changing while it was read (\(attempts) attempts); refusing a partial list")

@@ -152,6 +152,8 @@ extension HubTarget {
                     ChangeOutcome(
                         changeID: change.id, status: .skipped,
                         message: "would create hub user \(name)\(admin ? " as admin" : "")"))
+                // Later changes of the dry run may touch it as a managed user.
+                run.managedUsers[name] = person
                 continue
             }
             pending.append((change, name, admin, person, run.managedUsers[name] != nil))
@@ -382,6 +384,8 @@ extension HubTarget {
         if let refusal = groupRefusal(change, run: run) { return refusal }
         let wasManaged = run.managedGroups.contains(name)
         if run.dryRun {
+            // Later changes of the dry run may touch it as a managed group.
+            run.managedGroups.insert(name)
             return ChangeOutcome(changeID: change.id, status: .skipped, message: "would create hub group \(name)")
         }
         if !wasManaged {
