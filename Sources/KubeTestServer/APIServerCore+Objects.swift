@@ -47,16 +47,31 @@ extension APIServerCore {
 
     func parseObject(_ c: RequestContext, apply: Bool = false) throws(APIError) -> JSONObject {
         let body = c.request.body
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(body, rejectSlashEscape: apply)
-        } catch {
-            if apply {
-                throw .badRequest(
-                    "error decoding YAML: error converting YAML to JSON: yaml: line \(error.line): \(error.message)")
+        var parsed: JSONValue?
+        if !apply {
+            let mediaType = (c.request.headers["content-type"] ?? "application/json").split(separator: ";").first.map {
+                String($0).trimmingCharacters(in: .whitespaces).lowercased()
+            } ?? ""
+            if mediaType == "application/vnd.kubernetes.protobuf" {
+                parsed = .object(try ProtobufDecoding.decode(body, as: c.type))
+            } else if mediaType != "application/json" && mediaType != "" && mediaType != "*/*" {
+                throw APIError(
+                    code: 415, reason: "UnsupportedMediaType",
+                    message: "the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf")
             }
-            throw .badRequest("couldn't get version/kind; json parse error: \(error.message)")
         }
+        if parsed == nil {
+            do {
+                parsed = try JSONValue.parse(body, rejectSlashEscape: apply)
+            } catch {
+                if apply {
+                    throw .badRequest(
+                        "error decoding YAML: error converting YAML to JSON: yaml: line \(error.line): \(error.message)")
+                }
+                throw .badRequest("couldn't get version/kind; json parse error: \(error.message)")
+            }
+        }
+        let value = parsed!
         guard var object = value.objectValue else {
             throw .badRequest("couldn't get version/kind; json parse error: json: cannot unmarshal \(value.isNull ? "null" : "value") into Go value of type struct")
         }

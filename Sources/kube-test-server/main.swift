@@ -109,34 +109,43 @@ func parseArguments(_ arguments: [String]) -> Options {
 }
 
 let options = parseArguments(Array(CommandLine.arguments.dropFirst()))
-signal(SIGTERM, SIG_IGN)
-signal(SIGINT, SIG_IGN)
+// Block SIGTERM/SIGINT in every thread (threads created later inherit the mask) and wait for them on one thread.
+var stopSignals = sigset_t()
+sigemptyset(&stopSignals)
+sigaddset(&stopSignals, SIGTERM)
+sigaddset(&stopSignals, SIGINT)
+pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+
 let finalConfig = options.config
 let path = options.kubeconfigPath
 let token = options.kubeconfigToken
-let done = DispatchSemaphore(value: 0)
-let sources = [SIGTERM, SIGINT].map { sig in
-    let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-    source.setEventHandler { done.signal() }
-    source.resume()
-    return source
+let started = DispatchSemaphore(value: 0)
+let serverBox = ServerBox()
+
+final class ServerBox: @unchecked Sendable {
+    // Written once before `started` is signalled, read after; the semaphore orders the accesses.
+    var server: KubeTestServer?
 }
 
-Task {
+Task.detached {
     do {
         let server = try await KubeTestServer.start(finalConfig)
         if let path { try server.writeKubeconfig(to: path, token: token) }
+        serverBox.server = server
         FileHandle.standardOutput.write(Data((server.url + "\n").utf8))
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                done.wait()
-                c.resume()
-            }
-        }
-        await server.stop()
-        exit(0)
+        started.signal()
     } catch {
         fail("\(error)")
     }
 }
-dispatchMain()
+
+started.wait()
+var received: Int32 = 0
+sigwait(&stopSignals, &received)
+let stopped = DispatchSemaphore(value: 0)
+Task.detached {
+    await serverBox.server?.stop()
+    stopped.signal()
+}
+_ = stopped.wait(timeout: .now() + 5)
+exit(0)
