@@ -104,7 +104,7 @@ public struct Kubeconfig: Sendable, Hashable, CustomStringConvertible {
             guard let path, !path.isEmpty else { return nil }
             if path.hasPrefix("/") { return path }
             if path.hasPrefix("~/") { return NSHomeDirectory() + String(path.dropFirst()) }
-            return (baseDirectory as NSString).appendingPathComponent(path)
+            return ((baseDirectory as NSString).appendingPathComponent(path) as NSString).standardizingPath
         }
         func text(_ node: Node?, _ key: String) -> String? {
             guard let value = node?[key], case .scalar(let scalar) = value else { return nil }
