@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Applies a change set to observed state the way a faithful executor would, without I/O.
 ///

@@ -1,5 +1,5 @@
 import Crypto
-public import Foundation
+import Foundation
 
 /// The pure safety check between diff and apply (DESIGN "Guard").
 public enum Guard {
