@@ -45,7 +45,7 @@ private struct FixedDirectory: DirectorySource {
     }
 }
 
-private struct FixedPolicy: PolicySource {
+private struct FixedPolicy: PolicyProvider {
     var policy: Policy
     func loadPolicy() async throws -> Policy { policy }
 }

@@ -280,7 +280,6 @@ import Testing
         #expect(!ids(set).contains("hub/create-user/user/alice"))
         #expect(!ids(set).contains { $0.hasPrefix("kube/create/") && $0.contains("jhub-alice") })
         hub.users["alice"]!.admin = false
-        cluster.owned = cluster.owned
     }
 
     @Test func roleRefChangeIsDeleteThenCreate() throws {

@@ -76,7 +76,7 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
 /// and by the intent rows of its changes; if outcome rows cannot be written, applying stops.
 public struct SyncEngine: Sendable {
     public var directory: any DirectorySource
-    public var policy: any PolicySource
+    public var policy: any PolicyProvider
     public var cluster: any ClusterTarget
     public var hub: (any HubPort)?
     public var store: any RunStore
@@ -84,7 +84,7 @@ public struct SyncEngine: Sendable {
     public var logger: Logger
 
     public init(
-        directory: any DirectorySource, policy: any PolicySource, cluster: any ClusterTarget, hub: (any HubPort)?,
+        directory: any DirectorySource, policy: any PolicyProvider, cluster: any ClusterTarget, hub: (any HubPort)?,
         store: any RunStore, settings: PlanSettings, logger: Logger
     ) {
         self.directory = directory

@@ -12,7 +12,7 @@ public protocol DirectorySource: Sendable {
 }
 
 /// Reads the validated policy, or throws naming the inconsistent row.
-public protocol PolicySource: Sendable {
+public protocol PolicyProvider: Sendable {
     func loadPolicy() async throws -> Policy
 }
 

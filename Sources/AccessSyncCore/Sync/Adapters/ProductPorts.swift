@@ -9,7 +9,7 @@ public import RBACModel
 // mapping types: behaviour lives in the modules, where it is tested against real servers.
 
 /// Reads the policy from PostgreSQL.
-public struct PostgresPolicySource: PolicySource {
+public struct PostgresPolicySource: PolicyProvider {
     public let options: PostgresConnectionOptions
 
     public init(options: PostgresConnectionOptions) {
