@@ -154,8 +154,8 @@ actor CredentialProvider {
                     return
                 }
                 let output = stdout.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: ProcessResult(status: process.terminationStatus, output: Array(output)))
+                let reapedStatus = reapChildProcess(process)
+                continuation.resume(returning: ProcessResult(status: reapedStatus, output: Array(output)))
             }
         }
     }

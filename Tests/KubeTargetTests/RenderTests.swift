@@ -32,8 +32,8 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
     process.standardError = pipe
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let reapedStatus = reapChild(process)
+    return (reapedStatus, String(decoding: data, as: UTF8.self))
 }
 
 @Suite struct RenderTests {

@@ -177,9 +177,9 @@ enum PythonVenv {
         try process.run()
         let output = stdout.fileHandleForReading.readDataToEndOfFile()
         let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Missing(description: "python failed (\(process.terminationStatus)): \(String(decoding: errors, as: UTF8.self))")
+        let reapedStatus = reapChild(process)
+        guard reapedStatus == 0 else {
+            throw Missing(description: "python failed (\(reapedStatus)): \(String(decoding: errors, as: UTF8.self))")
         }
         return output
     }
