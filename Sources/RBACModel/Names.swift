@@ -35,9 +35,12 @@ public enum Names {
 
     static let hubUsernameFields: Set<String> = ["uid", "id"]
     static let subjectFields: Set<String> = ["uid", "id", "username"]
+    /// Fields a per-user namespace template may use. The `*_user_server` fields are refused: a
+    /// per-user namespace must not depend on a server name, and for long names KubeSpawner renders
+    /// them with `multi_slug`, which the parity test showed we do not reproduce.
     static let kubeSpawnerFields: Set<String> = [
-        "username", "safe_username", "user_server", "safe_user_server", "unescaped_username", "escaped_username",
-        "escaped_user_server", "hubnamespace", "servername", "safe_servername", "escaped_servername",
+        "username", "safe_username", "unescaped_username", "escaped_username",
+        "hubnamespace", "servername", "safe_servername", "escaped_servername",
         "unescaped_servername",
     ]
 

@@ -24,7 +24,7 @@ import Testing
 
     static let templates = [
         "{hubnamespace}-{username}", "{username}", "jupyter-{username}", "{hubnamespace}-{safe_username}",
-        "u-{escaped_username}", "{hubnamespace}-{user_server}", "{username}-", "{{literal}}-{username}",
+        "u-{escaped_username}", "{username}-", "{{literal}}-{username}",
         "{hubnamespace}-{unescaped_username}",
     ]
 
