@@ -155,7 +155,7 @@ private struct DiffBuilder {
                 }
             case .hub(let action):
                 switch action {
-                case .createUser(let name, _), .setAdmin(let name, _), .adoptUser(let name, _):
+                case .createUser(let name, _), .setAdmin(let name, _):
                     change.person = desired.hub.users[name]?.person
                 case .deleteUser:
                     change.person = change.peopleLosingAccess.first
@@ -540,14 +540,15 @@ private struct DiffBuilder {
                                 reason: user.admin ? "make \(name) a hub admin" : "\(name) is no longer a hub admin"))
                     }
                 } else if options.adoptHubUsers {
-                    let action = HubAction.adoptUser(name: name, admin: user.admin)
+                    // Adoption: a create meeting the existing user records it and sets the admin flag.
+                    let action = HubAction.createUser(name: name, admin: user.admin)
+                    let revokes = current.admin && !user.admin
                     add(
                         Change(
-                            id: Differ.changeID(action), target: .hub(action),
-                            removesAccess: current.admin && !user.admin,
-                            peopleLosingAccess: current.admin && !user.admin ? [user.person] : [],
-                            dependsOn: current.admin && !user.admin ? [] : personalChanges[user.person] ?? [],
-                            provenance: user.provenance, reason: "adopt hub user \(name) (--adopt)"))
+                            id: Differ.changeID(action), target: .hub(action), removesAccess: revokes,
+                            peopleLosingAccess: revokes ? [user.person] : [],
+                            dependsOn: revokes ? [] : personalChanges[user.person] ?? [],
+                            provenance: user.provenance, reason: "adopt existing hub user \(name) (--adopt)"))
                 } else {
                     _ = conflict(
                         "user/\(name)", .unmanagedHubUser,
@@ -586,11 +587,12 @@ private struct DiffBuilder {
                 current = observedMembers
                 if !hub.managedGroups.contains(name) {
                     if options.adoptHubGroups {
-                        let action = HubAction.adoptGroup(name: name)
+                        // Adoption: a create meeting the existing group records it as managed.
+                        let action = HubAction.createGroup(name: name)
                         add(
                             Change(
                                 id: Differ.changeID(action), target: .hub(action), removesAccess: false,
-                                provenance: group.provenance, reason: "adopt hub group \(name) (--adopt)"))
+                                provenance: group.provenance, reason: "adopt existing hub group \(name) (--adopt)"))
                         base = [Differ.changeID(action)]
                     } else {
                         _ = conflict(

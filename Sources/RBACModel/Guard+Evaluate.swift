@@ -1,5 +1,5 @@
 import Crypto
-public import Foundation
+import Foundation
 
 /// The pure safety check between diff and apply (DESIGN "Guard").
 public enum Guard {
@@ -221,10 +221,10 @@ public enum Guard {
                 }
             case .hub(let action):
                 switch action {
-                case .createUser(_, let admin), .setAdmin(_, let admin), .adoptUser(_, let admin): line += "\tadmin=\(admin)"
+                case .createUser(_, let admin), .setAdmin(_, let admin): line += "\tadmin=\(admin)"
                 case .addGroupMembers(_, let users), .removeGroupMembers(_, let users):
                     line += "\t" + users.joined(separator: ",")
-                case .deleteUser, .createGroup, .deleteGroup, .adoptGroup: break
+                case .deleteUser, .createGroup, .deleteGroup: break
                 }
             }
             lines.append(line)
