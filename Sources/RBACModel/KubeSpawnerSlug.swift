@@ -117,7 +117,8 @@ public enum KubeSpawnerSlug {
     }
 
     static func sha256Hex(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { hex2($0).lowercased() }.joined()
+        let digits = Array("0123456789abcdef")
+        return SHA256.hash(data: bytes).map { String(digits[Int($0 >> 4)]) + String(digits[Int($0 & 0x0F)]) }.joined()
     }
 
     /// Lowercase hex without padding, as `escapism` formats a byte (`f"{byte:X}"`, lowercased later

@@ -9,7 +9,7 @@ import Testing
         #expect(names == PersonNames(hubUsername: "alice", subject: "oidc:Alice", namespace: "jhub-alice"))
         let dotted = try Names.names(for: Fixture.person("Alice.Smith"), naming: naming)
         #expect(dotted.hubUsername == "alice.smith")
-        #expect(dotted.namespace == "jhub-alice-smith---2ece8250")
+        #expect(dotted.namespace == "jhub-alice-smith---63425827")
     }
 
     @Test func defaultHubNamespaceBecomesUser() throws {

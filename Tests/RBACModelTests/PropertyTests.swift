@@ -61,7 +61,8 @@ import Testing
         }
         // Revocations before everything else.
         if let firstAddition = set.changes.firstIndex(where: { !$0.removesAccess }) {
-            #expect(!set.changes[firstAddition...].contains(where: \.removesAccess))
+            let late = set.changes[firstAddition...].filter { $0.removesAccess }.map(\.id)
+            #expect(late.isEmpty, "revocations after an addition: \(late.prefix(5))")
         }
         // Dependencies exist and precede their dependants.
         for (index, change) in set.changes.enumerated() {
