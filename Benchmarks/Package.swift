@@ -3,7 +3,13 @@
 //
 //   swift package --package-path Benchmarks benchmark            (ordo-one/benchmark: wall time, peak RSS)
 //   swift run --package-path Benchmarks -c release plan-bench 100000   (one size per process, plain figures)
+import Foundation
 import PackageDescription
+
+// The root package is a path dependency, whose identity is its directory's name (the checkout's
+// name, which differs between worktrees and CI clones).
+let root = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent().lastPathComponent.lowercased()
+let rbacModel: Target.Dependency = .product(name: "RBACModel", package: root)
 
 let package = Package(
     name: "AccessSyncBenchmarks",
@@ -16,18 +22,18 @@ let package = Package(
         // Synthetic directories, policies and observed states at benchmark scale.
         .target(
             name: "PlanFixtures",
-            dependencies: [.byName(name: "RBACModel")],
+            dependencies: [rbacModel],
             path: "PlanFixtures"
         ),
         .executableTarget(
             name: "PlanBenchmarks",
-            dependencies: ["PlanFixtures", .byName(name: "RBACModel"), .product(name: "Benchmark", package: "benchmark")],
+            dependencies: ["PlanFixtures", rbacModel, .product(name: "Benchmark", package: "benchmark")],
             path: "PlanBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
             name: "plan-bench",
-            dependencies: ["PlanFixtures", .byName(name: "RBACModel")],
+            dependencies: ["PlanFixtures", rbacModel],
             path: "plan-bench"
         ),
     ]

@@ -17,7 +17,11 @@ func seconds(_ body: () -> Void) -> Double {
 
 func peakRSSMegabytes() -> Double {
     var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
     getrusage(RUSAGE_SELF, &usage)
+    #endif
     return Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
 }
 
