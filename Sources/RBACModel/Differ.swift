@@ -88,7 +88,8 @@ public enum Differ {
         guard let observed else { return false }
         switch (observed, desired) {
         case (.roleBinding(let observedRef, let observedSubjects), .roleBinding(let desiredRef, let desiredSubjects)):
-            return observedRef == desiredRef && observedSubjects.sorted() == desiredSubjects.sorted()
+            guard observedRef == desiredRef, observedSubjects.count == desiredSubjects.count else { return false }
+            return observedSubjects == desiredSubjects || observedSubjects.sorted() == desiredSubjects.sorted()
         case (.limitRange(let observedItems), .limitRange(let desiredItems)):
             return observedItems.map(defaulted) == desiredItems.map(defaulted)
         default:
@@ -380,7 +381,7 @@ private struct DiffBuilder {
     }
 
     static func why(_ object: DesiredObject) -> String {
-        let summary = Planner.provenanceSummary(object.provenance)
+        let summary = object.annotations[ManagedKeys.provenance] ?? Planner.provenanceSummary(object.provenance)
         return summary.isEmpty ? "desired" : "desired by \(summary)"
     }
 
