@@ -45,10 +45,6 @@ public enum HubAction: Hashable, Sendable, Codable {
     case deleteGroup(name: String)
     case addGroupMembers(group: String, users: [String])
     case removeGroupMembers(group: String, users: [String])
-    /// Record an existing, unmanaged hub user as managed (`--adopt`), setting its admin flag.
-    case adoptUser(name: String, admin: Bool)
-    /// Record an existing, unmanaged hub group as managed (`--adopt`).
-    case adoptGroup(name: String)
 
     public var verb: String {
         switch self {
@@ -59,17 +55,14 @@ public enum HubAction: Hashable, Sendable, Codable {
         case .deleteGroup: "delete-group"
         case .addGroupMembers: "add-group-members"
         case .removeGroupMembers: "remove-group-members"
-        case .adoptUser: "adopt-user"
-        case .adoptGroup: "adopt-group"
         }
     }
 
     /// The hub object the change touches, for display and audit (`user/alice`, `group/ds`).
     public var objectName: String {
         switch self {
-        case .createUser(let name, _), .deleteUser(let name), .setAdmin(let name, _), .adoptUser(let name, _):
-            "user/\(name)"
-        case .createGroup(let name), .deleteGroup(let name), .adoptGroup(let name): "group/\(name)"
+        case .createUser(let name, _), .deleteUser(let name), .setAdmin(let name, _): "user/\(name)"
+        case .createGroup(let name), .deleteGroup(let name): "group/\(name)"
         case .addGroupMembers(let group, _), .removeGroupMembers(let group, _): "group/\(group)"
         }
     }

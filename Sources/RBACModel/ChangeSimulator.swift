@@ -13,8 +13,9 @@ import Foundation
 ///   `accesssync-quota` ResourceQuota gets `pods: 0` (created with our labels if missing).
 /// - `adopt`: the object carries the desired labels, annotations (including `accesssync.io/adopted`)
 ///   and spec and becomes owned.
-/// - Hub: users and groups are created, deleted, flagged and filled; created and adopted users are
-///   recorded in the registry with `Change.person`, created and adopted groups as managed.
+/// - Hub: users and groups are created, deleted, flagged and filled; a create meeting an existing
+///   user or group adopts it (as HubTarget does under `--adopt`). Created users are recorded in the
+///   registry with `Change.person`, created groups as managed.
 public enum ChangeSimulator {
     public static func apply(
         _ changes: [Change], to observed: ObservedCluster, hub: HubObservedState?
@@ -111,10 +112,12 @@ public enum ChangeSimulator {
     static func apply(_ action: HubAction, person: PersonID?, to hub: inout HubObservedState) {
         switch action {
         case .createUser(let name, let admin):
-            hub.users[name] = HubObservedUser(name: name, admin: admin)
-            if let person { hub.managedUsers[name] = person }
-        case .adoptUser(let name, let admin):
-            hub.users[name]?.admin = admin
+            // Meeting an existing user (adoption) keeps it and sets the flag.
+            if hub.users[name] == nil {
+                hub.users[name] = HubObservedUser(name: name, admin: admin)
+            } else {
+                hub.users[name]!.admin = admin
+            }
             if let person { hub.managedUsers[name] = person }
         case .deleteUser(let name):
             hub.users[name] = nil
@@ -123,9 +126,7 @@ public enum ChangeSimulator {
         case .setAdmin(let name, let admin):
             hub.users[name]?.admin = admin
         case .createGroup(let name):
-            hub.groups[name] = []
-            hub.managedGroups.insert(name)
-        case .adoptGroup(let name):
+            if hub.groups[name] == nil { hub.groups[name] = [] }
             hub.managedGroups.insert(name)
         case .deleteGroup(let name):
             hub.groups[name] = nil

@@ -88,7 +88,8 @@ public enum Differ {
         guard let observed else { return false }
         switch (observed, desired) {
         case (.roleBinding(let observedRef, let observedSubjects), .roleBinding(let desiredRef, let desiredSubjects)):
-            return observedRef == desiredRef && observedSubjects.sorted() == desiredSubjects.sorted()
+            guard observedRef == desiredRef, observedSubjects.count == desiredSubjects.count else { return false }
+            return observedSubjects == desiredSubjects || observedSubjects.sorted() == desiredSubjects.sorted()
         case (.limitRange(let observedItems), .limitRange(let desiredItems)):
             return observedItems.map(defaulted) == desiredItems.map(defaulted)
         default:
@@ -155,7 +156,7 @@ private struct DiffBuilder {
                 }
             case .hub(let action):
                 switch action {
-                case .createUser(let name, _), .setAdmin(let name, _), .adoptUser(let name, _):
+                case .createUser(let name, _), .setAdmin(let name, _):
                     change.person = desired.hub.users[name]?.person
                 case .deleteUser:
                     change.person = change.peopleLosingAccess.first
@@ -380,7 +381,7 @@ private struct DiffBuilder {
     }
 
     static func why(_ object: DesiredObject) -> String {
-        let summary = Planner.provenanceSummary(object.provenance)
+        let summary = object.annotations[ManagedKeys.provenance] ?? Planner.provenanceSummary(object.provenance)
         return summary.isEmpty ? "desired" : "desired by \(summary)"
     }
 
@@ -540,14 +541,15 @@ private struct DiffBuilder {
                                 reason: user.admin ? "make \(name) a hub admin" : "\(name) is no longer a hub admin"))
                     }
                 } else if options.adoptHubUsers {
-                    let action = HubAction.adoptUser(name: name, admin: user.admin)
+                    // Adoption: a create meeting the existing user records it and sets the admin flag.
+                    let action = HubAction.createUser(name: name, admin: user.admin)
+                    let revokes = current.admin && !user.admin
                     add(
                         Change(
-                            id: Differ.changeID(action), target: .hub(action),
-                            removesAccess: current.admin && !user.admin,
-                            peopleLosingAccess: current.admin && !user.admin ? [user.person] : [],
-                            dependsOn: current.admin && !user.admin ? [] : personalChanges[user.person] ?? [],
-                            provenance: user.provenance, reason: "adopt hub user \(name) (--adopt)"))
+                            id: Differ.changeID(action), target: .hub(action), removesAccess: revokes,
+                            peopleLosingAccess: revokes ? [user.person] : [],
+                            dependsOn: revokes ? [] : personalChanges[user.person] ?? [],
+                            provenance: user.provenance, reason: "adopt existing hub user \(name) (--adopt)"))
                 } else {
                     _ = conflict(
                         "user/\(name)", .unmanagedHubUser,
@@ -586,11 +588,12 @@ private struct DiffBuilder {
                 current = observedMembers
                 if !hub.managedGroups.contains(name) {
                     if options.adoptHubGroups {
-                        let action = HubAction.adoptGroup(name: name)
+                        // Adoption: a create meeting the existing group records it as managed.
+                        let action = HubAction.createGroup(name: name)
                         add(
                             Change(
                                 id: Differ.changeID(action), target: .hub(action), removesAccess: false,
-                                provenance: group.provenance, reason: "adopt hub group \(name) (--adopt)"))
+                                provenance: group.provenance, reason: "adopt existing hub group \(name) (--adopt)"))
                         base = [Differ.changeID(action)]
                     } else {
                         _ = conflict(

@@ -221,10 +221,10 @@ public enum Guard {
                 }
             case .hub(let action):
                 switch action {
-                case .createUser(_, let admin), .setAdmin(_, let admin), .adoptUser(_, let admin): line += "\tadmin=\(admin)"
+                case .createUser(_, let admin), .setAdmin(_, let admin): line += "\tadmin=\(admin)"
                 case .addGroupMembers(_, let users), .removeGroupMembers(_, let users):
                     line += "\t" + users.joined(separator: ",")
-                case .deleteUser, .createGroup, .deleteGroup, .adoptGroup: break
+                case .deleteUser, .createGroup, .deleteGroup: break
                 }
             }
             lines.append(line)

@@ -72,7 +72,8 @@ public enum Names {
 
     /// The personal namespace exactly as KubeSpawner 7.1.0 computes it for `user_namespace_template`
     /// with `slug_scheme = "safe"` (`KubeSpawner._expand_user_properties`, default server): fields
-    /// `{username}`/`{safe_username}`/`{user_server}`/`{safe_user_server}` = `safe_slug(name, 48)`,
+    /// `{username}`/`{safe_username}` = `safe_slug(name, 48)`, `{user_server}`/`{safe_user_server}` the
+    /// same unless it is longer than 46 (then `multi_slug([name, ""])`),
     /// `{escaped_username}` = `escape_slug(name)`, `{unescaped_username}` = the raw hub username,
     /// `{hubnamespace}` = the hub's namespace (`default` becomes `user`), server-name fields empty;
     /// trailing `-` stripped unless the template itself ends with `-`. `{userid}` (the hub database id)
@@ -99,6 +100,11 @@ public enum Names {
             case "username", "safe_username", "user_server", "safe_user_server":
                 if safeUsername == nil {
                     safeUsername = KubeSpawnerSlug.safeSlug(hubUsername, maxLength: kubeSpawnerSlugMaxLength)
+                }
+                // `{safe_username}--{servername}` must fit 48 even with an empty server name; when it
+                // does not, KubeSpawner uses multi_slug([username, servername]).
+                if field.hasSuffix("user_server"), safeUsername!.utf8.count + 2 > kubeSpawnerSlugMaxLength {
+                    return KubeSpawnerSlug.multiSlug([hubUsername, ""], maxLength: kubeSpawnerSlugMaxLength)
                 }
                 return safeUsername!
             case "unescaped_username": return hubUsername

@@ -9,6 +9,14 @@ public struct Provenance: Hashable, Comparable, Sendable, Codable, CustomStringC
         /// A built-in consequence of the policy (e.g. the hub ServiceAccount's binding in a
         /// personal namespace), with a short name.
         case system(String)
+
+        var orderKey: (Int, String) {
+            switch self {
+            case .grant(let id): (0, id)
+            case .override(let id): (1, id)
+            case .system(let name): (2, name)
+            }
+        }
     }
 
     /// The person the right is for, when it is personal.
@@ -35,7 +43,18 @@ public struct Provenance: Hashable, Comparable, Sendable, Codable, CustomStringC
         return "group " + groupPath.joined(separator: " ⊃ ") + " → " + rulePart
     }
 
-    public static func < (lhs: Provenance, rhs: Provenance) -> Bool { lhs.sortKey < rhs.sortKey }
+    /// Orders by person, then rule (grants, overrides, system; by id), then group path. Compares
+    /// stored strings only: sorting provenance is on the planner's hot path.
+    public static func < (lhs: Provenance, rhs: Provenance) -> Bool {
+        let lp = lhs.person?.rawValue ?? ""
+        let rp = rhs.person?.rawValue ?? ""
+        if lp != rp { return lp < rp }
+        let (lr, li) = lhs.rule.orderKey
+        let (rr, ri) = rhs.rule.orderKey
+        if lr != rr { return lr < rr }
+        if li != ri { return li < ri }
+        return lhs.groupPath.lexicographicallyPrecedes(rhs.groupPath)
+    }
 
     var sortKey: String { (person?.rawValue ?? "") + "\u{1}" + description }
 }
