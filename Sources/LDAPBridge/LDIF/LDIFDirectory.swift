@@ -124,10 +124,13 @@ public enum LDIFDirectory {
         var seenDNs: [DistinguishedName: Int] = [:]
         var idLines: [PersonID: Int] = [:]
         let nowSeconds = now.timeIntervalSince1970
+        let groupClasses = Set(mapping.groupObjectClasses.map { $0.lowercased() })
+        let personClasses = Set(mapping.personObjectClasses.map { $0.lowercased() })
+        let excludedClasses = Set(mapping.excludedPersonObjectClasses.map { $0.lowercased() })
         for record in records {
-            let isGroup = mapping.groupObjectClasses.contains(where: record.hasObjectClass)
-            let isPerson = !isGroup && mapping.personObjectClasses.contains(where: record.hasObjectClass)
-                && !mapping.excludedPersonObjectClasses.contains(where: record.hasObjectClass)
+            let classes = Set(record.strings("objectClass").map { $0.lowercased() })
+            let isGroup = !classes.isDisjoint(with: groupClasses)
+            let isPerson = !isGroup && !classes.isDisjoint(with: personClasses) && classes.isDisjoint(with: excludedClasses)
             guard isGroup || isPerson else { continue }
             let dn: DistinguishedName
             do {

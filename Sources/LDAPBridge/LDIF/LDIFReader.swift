@@ -28,16 +28,7 @@ public struct LDIFValue: Hashable, Sendable {
 
     /// The value as UTF-8 text, or nil when it is not valid UTF-8.
     public var string: String? {
-        var iterator = bytes.makeIterator()
-        var text = ""
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): text.unicodeScalars.append(scalar)
-            case .emptyInput: return text
-            case .error: return nil
-            }
-        }
+        String(validating: bytes, as: UTF8.self)
     }
 }
 
