@@ -293,8 +293,10 @@ public enum LDIFReader {
             (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A)
         }
 
+        /// Attribute type and options; `=` too, for AD's `member;range=0-1499`.
         func isDescriptionByte(_ byte: UInt8) -> Bool {
             isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ";") || byte == UInt8(ascii: ".")
+                || byte == UInt8(ascii: "=")
         }
 
         func preview(_ content: [UInt8]) -> String {
