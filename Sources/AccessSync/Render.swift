@@ -45,7 +45,7 @@ extension AccessSync {
                 directoryFile: directory, policyDirectory: policy, outputDirectory: out, configurationFile: config,
                 now: now.flatMap(RFC3339.parse) ?? Date())
             let outcome = try runReporting { () throws(CommandFailure) in
-                try RenderCommand.run(options, renderer: InterimRenderer())
+                try RenderCommand.run(options)
             }
             for warning in outcome.warnings { printError("warning: \(warning)") }
             let summary = outcome.summary

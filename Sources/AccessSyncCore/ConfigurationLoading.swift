@@ -218,13 +218,19 @@ struct ConfigurationParser {
         let keys = ["hubUsername", "lowercaseHubUsername", "subject", "namespace", "hubNamespace", "groupSubject"]
         guard let map = value.mapping(allowedKeys: keys, nullMeansAbsent: true) else { return }
         var naming = configuration.naming
-        let personPlaceholders: Set<String> = ["uid", "username", "hubnamespace", "id"]
-        if let v = map["hubUsername"], let text = template(v, allowed: ["uid", "id"]) { naming.hubUsernameTemplate = text }
+        if let text = map["hubUsername"]?.nonEmptyString() { naming.hubUsernameTemplate = text }
         if let flag = map["lowercaseHubUsername"]?.bool() { naming.lowercaseHubUsername = flag }
-        if let v = map["subject"], let text = template(v, allowed: personPlaceholders) { naming.subjectTemplate = text }
-        if let v = map["namespace"], let text = template(v, allowed: personPlaceholders) { naming.namespaceTemplate = text }
+        if let text = map["subject"]?.nonEmptyString() { naming.subjectTemplate = text }
+        if let text = map["namespace"]?.nonEmptyString() { naming.namespaceTemplate = text }
         if let v = map["hubNamespace"], let name = label(v) { naming.hubNamespace = name }
-        if let v = map["groupSubject"], let text = template(v, allowed: ["group"]) { configuration.groupSubjectTemplate = text }
+        if let text = map["groupSubject"]?.nonEmptyString() { configuration.groupSubjectTemplate = text }
+        // The model's own template checks (the placeholders KubeSpawner and the planner know).
+        let keyForName = ["hub-username": "hubUsername", "subject": "subject", "namespace": "namespace", "group-subject": "groupSubject"]
+        for diagnostic in Names.validateTemplates(naming, groupSubjectTemplate: configuration.groupSubjectTemplate)
+        where diagnostic.severity == .error {
+            let at = keyForName[diagnostic.subject].flatMap { map[$0] } ?? value
+            at.report(diagnostic.message)
+        }
         configuration.naming = naming
     }
 
@@ -381,25 +387,6 @@ struct ConfigurationParser {
         }
         if result.isEmpty { value.report("needs at least one label") }
         return result.isEmpty ? nil : result
-    }
-
-    /// A name template: `{placeholder}`s from `allowed` only, balanced braces, not empty.
-    private func template(_ value: YAMLValue, allowed: Set<String>) -> String? {
-        guard let text = value.nonEmptyString() else { return nil }
-        var rest = Substring(text)
-        while let open = rest.firstIndex(where: { $0 == "{" || $0 == "}" }) {
-            guard rest[open] == "{", let close = rest[open...].firstIndex(of: "}") else {
-                value.report("unbalanced braces in template '\(text)'")
-                return nil
-            }
-            let name = String(rest[rest.index(after: open)..<close])
-            guard allowed.contains(name) else {
-                value.report("unknown placeholder {\(name)} in '\(text)'; allowed: \(allowed.sorted().map { "{\($0)}" }.joined(separator: ", "))")
-                return nil
-            }
-            rest = rest[rest.index(after: close)...]
-        }
-        return text
     }
 
     private func positive(_ value: YAMLValue?) -> Int? {

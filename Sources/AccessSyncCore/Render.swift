@@ -1,4 +1,5 @@
 public import Foundation
+public import KubeTarget
 import LDAPBridge
 import PolicyFiles
 import RBACModel
@@ -35,7 +36,7 @@ public enum RenderCommand {
         public var objectCount: Int
         public var hubUsers: Int
         public var hubGroups: Int
-        /// Planning diagnostics below error severity, and LDIF mapping warnings.
+        /// LDIF mapping warnings, and planning diagnostics below error severity (`[code] subject: message`).
         public var warnings: [String]
     }
 
@@ -44,7 +45,9 @@ public enum RenderCommand {
     ///   configuration, `noInput` (66) for a missing LDIF file or policy directory, `dataError` (65)
     ///   for malformed LDIF, invalid policy or planning errors, `cannotCreate` (73) when the output
     ///   cannot be written. Nothing is written unless planning succeeded.
-    public static func run(_ options: Options, renderer: any DesiredStateRenderer) throws(CommandFailure) -> Outcome {
+    public static func run(
+        _ options: Options, renderer: any DesiredStateRenderer = RenderTarget()
+    ) throws(CommandFailure) -> Outcome {
         let configuration: Configuration
         if let path = options.configurationFile {
             do {
@@ -91,7 +94,8 @@ public enum RenderCommand {
                 "planning failed; nothing was written:\n" + errors.map { "  \($0)" }.joined(separator: "\n"))
         }
         let summary = try renderer.render(desired, to: options.outputDirectory)
-        let warnings = directory.warnings + desired.diagnostics.filter { $0.severity != .error }.sorted().map(\.description)
+        let warnings = directory.warnings
+            + desired.diagnostics.filter { $0.severity != .error }.sorted().map { "[\($0.code)] \($0.subject): \($0.message)" }
         return Outcome(
             summary: summary, objectCount: desired.objects.count, hubUsers: desired.hub.users.count,
             hubGroups: desired.hub.groups.count, warnings: warnings)

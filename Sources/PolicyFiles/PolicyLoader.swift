@@ -337,7 +337,7 @@ struct PolicyBuilder {
             guard let roleName = value.string() else { break }
             if let problem = KubernetesNames.pathSegmentProblem(roleName) {
                 value.report("invalid ClusterRole name '\(roleName)': \(problem)")
-            } else if RoleTemplateSafety.privilegedClusterRoles.contains(roleName), !privileged {
+            } else if RoleTemplateValidation.isPrivilegedClusterRole(roleName), !privileged {
                 value.report(
                     "ClusterRole '\(roleName)' is cluster-admin-like; referencing it needs 'privileged: true' "
                         + "(privileged bindings are counted by the guard)")
@@ -365,7 +365,7 @@ struct PolicyBuilder {
         }
         guard let apiGroups, let resources, let verbs else { return nil }
         let rule = PolicyRule(apiGroups: apiGroups, resources: resources, verbs: verbs, resourceNames: resourceNames)
-        let violations = RoleTemplateSafety.violations(of: rule)
+        let violations = RoleTemplateValidation.ruleProblems(rule)
         guard violations.isEmpty else {
             item.report("forbidden rule: " + violations.joined(separator: "; "))
             return nil

@@ -144,7 +144,7 @@ struct ConfigurationTests {
         #expect(has(9, "kubernetes.hubPodLabels[bad key!]", "invalid label key"))
         #expect(has(10, "naming.namespace", "unknown placeholder {hub}"))
         #expect(has(10, "naming.hubNamespace", "invalid name 'JHub'"))
-        #expect(has(10, "naming.subject", "unbalanced braces"))
+        #expect(has(10, "naming.subject", "unmatched '{'"))
         #expect(has(11, "safety.maxDeletionsPercent", "between 0 and 100"))
         #expect(has(11, "safety.retirementGracePeriod", "invalid duration '3w'"))
         #expect(has(11, "safety.maxPeopleLosingAccess", "must not be negative"))

@@ -12,7 +12,7 @@ let sampleNow = RFC3339.parse("2025-06-30T12:00:00Z")!
 /// The failure of a render that must fail.
 func renderFailure(_ options: RenderCommand.Options, sourceLocation: SourceLocation = #_sourceLocation) -> CommandFailure? {
     do {
-        _ = try RenderCommand.run(options, renderer: InterimRenderer())
+        _ = try RenderCommand.run(options)
         Issue.record("expected the render to fail", sourceLocation: sourceLocation)
         return nil
     } catch {
@@ -30,14 +30,17 @@ struct RenderCommandTests {
         let options = RenderCommand.Options(
             directoryFile: sampleLDIF, policyDirectory: samplePolicy, outputDirectory: first, configurationFile: sampleConfig,
             now: sampleNow)
-        let outcome = try RenderCommand.run(options, renderer: InterimRenderer())
+        let outcome = try RenderCommand.run(options)
         #expect(outcome.summary.written.contains("hub.json"))
+        #expect(outcome.objectCount > 100)
+        #expect(outcome.hubUsers > 20)
+        #expect(outcome.summary.written.count == outcome.objectCount + 1)
         var again = options
         again.outputDirectory = second
-        _ = try RenderCommand.run(again, renderer: InterimRenderer())
+        _ = try RenderCommand.run(again)
         #expect(try directoryContents(first) == (try directoryContents(second)))
         // Rendering into the same directory again changes nothing.
-        let rerun = try RenderCommand.run(options, renderer: InterimRenderer())
+        let rerun = try RenderCommand.run(options)
         #expect(rerun.summary.written.isEmpty)
         #expect(rerun.summary.unchanged.count == outcome.summary.written.count)
     }

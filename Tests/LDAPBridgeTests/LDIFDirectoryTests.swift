@@ -161,6 +161,23 @@ struct LDIFDirectoryTests {
         #expect(group.memberPeople.count == 2)
     }
 
+    @Test func rangedMemberSlicesAreRejected() throws {
+        let text = """
+            dn: CN=Big,CN=Users,DC=example,DC=org
+            objectClass: group
+            sAMAccountName: big
+            member;range=0-1499: CN=A,CN=Users,DC=example,DC=org
+
+            """
+        do {
+            _ = try snapshot(text, .preset(.activeDirectory))
+            Issue.record("a ranged member slice must be rejected")
+        } catch let error as LDIFError {
+            #expect(error.line == 1)
+            #expect(error.message.contains("'member;range=0-1499' holds only a slice of the members"))
+        }
+    }
+
     @Test func identityNeverFallsBackToTheLoginName() throws {
         let text = """
             dn: uid=alice,ou=people,dc=example,dc=org

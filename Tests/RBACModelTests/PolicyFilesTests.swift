@@ -87,10 +87,9 @@ struct PolicyFilesTests {
     @Test func shippedTemplatesPassTheSafetyCheck() throws {
         let policy = try PolicyLoader.load(directory: repositoryRoot.appendingPathComponent("policies").path).policy
         for template in policy.roleTemplates.values {
-            if case .rules(let rules) = template.body {
-                for rule in rules { #expect(RoleTemplateSafety.violations(of: rule).isEmpty, "\(template.name)") }
-            }
+            #expect(RoleTemplateValidation.problems(template).isEmpty, "\(template.name)")
         }
+        #expect(RoleTemplateValidation.diagnostics(for: policy).isEmpty)
         // notebook-user does not create pods directly and can read but not write RBAC nowhere.
         guard case .rules(let rules) = policy.roleTemplates["notebook-user"]?.body else {
             Issue.record("notebook-user must have rules")
@@ -309,11 +308,11 @@ struct PolicyFilesTests {
     }
 
     @Test(arguments: [
-        ("[rbac.authorization.k8s.io]", "[rolebindings]", "[create]", "writing RBAC objects"),
-        ("[\"*\"]", "[\"*\"]", "[\"*\"]", "writing RBAC objects"),
-        ("[rbac.authorization.k8s.io]", "[clusterroles]", "[bind]", "verb 'bind'"),
-        ("[rbac.authorization.k8s.io]", "[roles]", "[escalate]", "verb 'escalate'"),
-        ("[\"\"]", "[users, groups]", "[impersonate]", "verb 'impersonate'"),
+        ("[rbac.authorization.k8s.io]", "[rolebindings]", "[create]", "(RBAC writes)"),
+        ("[\"*\"]", "[\"*\"]", "[\"*\"]", "(RBAC writes)"),
+        ("[rbac.authorization.k8s.io]", "[clusterroles]", "[bind]", "grants the verb bind"),
+        ("[rbac.authorization.k8s.io]", "[roles]", "[escalate]", "grants the verb escalate"),
+        ("[\"\"]", "[users, groups]", "[impersonate]", "grants the verb impersonate"),
         ("[\"\"]", "[serviceaccounts]", "[\"*\"]", "includes impersonate"),
         ("[\"\"]", "[serviceaccounts/token]", "[create]", "serviceaccounts/token"),
         ("[\"\"]", "[\"serviceaccounts/*\"]", "[create]", "serviceaccounts/token"),

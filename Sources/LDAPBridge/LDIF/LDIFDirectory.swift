@@ -97,7 +97,8 @@ public enum LDIFDirectory {
     ///   - file: the file name used in errors and warnings.
     /// - Throws: `LDIFError` for a person or group that cannot be used safely: a DN that does not
     ///   parse, a person without an identifier (identity must never fall back to the uid), two
-    ///   entries with one DN, two people with one identifier.
+    ///   entries with one DN, two people with one identifier, a group holding only a ranged slice
+    ///   of its members.
     public static func snapshot(
         from records: [LDIFRecord], mapping: LDIFDirectoryMapping, now: Date, file: String
     ) throws(LDIFError) -> LDIFDirectoryResult {
@@ -124,10 +125,13 @@ public enum LDIFDirectory {
         var seenDNs: [DistinguishedName: Int] = [:]
         var idLines: [PersonID: Int] = [:]
         let nowSeconds = now.timeIntervalSince1970
+        let groupClasses = Set(mapping.groupObjectClasses.map { $0.lowercased() })
+        let personClasses = Set(mapping.personObjectClasses.map { $0.lowercased() })
+        let excludedClasses = Set(mapping.excludedPersonObjectClasses.map { $0.lowercased() })
         for record in records {
-            let isGroup = mapping.groupObjectClasses.contains(where: record.hasObjectClass)
-            let isPerson = !isGroup && mapping.personObjectClasses.contains(where: record.hasObjectClass)
-                && !mapping.excludedPersonObjectClasses.contains(where: record.hasObjectClass)
+            let classes = Set(record.strings("objectClass").map { $0.lowercased() })
+            let isGroup = !classes.isDisjoint(with: groupClasses)
+            let isPerson = !isGroup && !classes.isDisjoint(with: personClasses) && classes.isDisjoint(with: excludedClasses)
             guard isGroup || isPerson else { continue }
             let dn: DistinguishedName
             do {
@@ -180,6 +184,15 @@ public enum LDIFDirectory {
             guard let name = record.string(mapping.groupNameAttribute) ?? dn.leafValue, !name.isEmpty else {
                 warn(record, "skipped: no \(mapping.groupNameAttribute)")
                 continue
+            }
+            // Active Directory returns large groups in slices (`member;range=0-1499`); an export holding
+            // a slice holds only part of the members, which would read as people losing access.
+            let rangedPrefix = mapping.memberAttribute.lowercased() + ";range="
+            if let ranged = record.attributes.first(where: { $0.name.lowercased().hasPrefix(rangedPrefix) }) {
+                throw fail(
+                    record,
+                    "'\(ranged.name)' holds only a slice of the members (AD ranged retrieval); export the group "
+                        + "with all its members (e.g. with a tool that follows the ranges) before rendering")
             }
             var group = Group(name: name, dn: dn)
             for value in record.strings(mapping.memberAttribute) {

@@ -28,16 +28,7 @@ public struct LDIFValue: Hashable, Sendable {
 
     /// The value as UTF-8 text, or nil when it is not valid UTF-8.
     public var string: String? {
-        var iterator = bytes.makeIterator()
-        var text = ""
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): text.unicodeScalars.append(scalar)
-            case .emptyInput: return text
-            case .error: return nil
-            }
-        }
+        String(validating: bytes, as: UTF8.self)
     }
 }
 
@@ -302,8 +293,10 @@ public enum LDIFReader {
             (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A)
         }
 
+        /// Attribute type and options; `=` too, for AD's `member;range=0-1499`.
         func isDescriptionByte(_ byte: UInt8) -> Bool {
             isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ";") || byte == UInt8(ascii: ".")
+                || byte == UInt8(ascii: "=")
         }
 
         func preview(_ content: [UInt8]) -> String {
