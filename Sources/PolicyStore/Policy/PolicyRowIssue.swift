@@ -1,5 +1,5 @@
 public import Foundation
-public import RBACModel
+import RBACModel
 
 /// One inconsistent policy row, named by table, key and source.
 public struct PolicyRowIssue: Sendable, Hashable, CustomStringConvertible {
