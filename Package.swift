@@ -126,7 +126,11 @@ let package = Package(
             dependencies: ["KubeTarget", "KubeTestServer", "RBACModel"],
             swiftSettings: strict
         ),
-        .testTarget(name: "HubTargetTests", dependencies: ["HubTarget", "RBACModel"], swiftSettings: strict),
+        .testTarget(
+            name: "HubTargetTests",
+            dependencies: ["HubTarget", "RBACModel", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "AccessSyncTests",
             dependencies: ["AccessSync", "AccessSyncCore", "RBACModel", "PolicyFiles", "KubeTestServer"],

@@ -62,18 +62,26 @@ fi
 say "starting the test environment"
 up_args=(--with-samba)
 if [ "${ACCESSSYNC_TEST_NO_SAMBA:-0}" = 1 ]; then up_args=(); fi
-scripts/testenv/up.sh "${up_args[@]}"
+if ! scripts/testenv/up.sh "${up_args[@]}"; then
+    echo "the test environment did not start (scripts/testenv/up.sh); no tests were run"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 # shellcheck disable=SC1091
 . "$ACCESSSYNC_TESTENV/env.sh"
 
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 
+# Serial: with every suite in parallel on 2 cores the run hung with tasks awaiting forever and no
+# query or thread busy (seen 2026-11-22; suspected: concurrent Foundation.Process launches from
+# many tests losing termination notifications). Each suite passes alone. Until that is found
+# and fixed, tests run one at a time.
 say "swift test"
 swift_rc=0
 # shellcheck disable=SC2086
 timeout -k 60 "${ACCESSSYNC_SWIFT_TEST_TIMEOUT:-3600}" \
-    swift test --xunit-output "$RESULTS/swift.xml" ${SWIFT_TEST_ARGS:-} || swift_rc=$?
+    swift test --no-parallel --xunit-output "$RESULTS/swift.xml" ${SWIFT_TEST_ARGS:-} || swift_rc=$?
 if [ "$swift_rc" -ne 0 ]; then failures+=("swift test exited $swift_rc"); fi
 if [ "$swift_rc" = 124 ] || [ "$swift_rc" = 137 ]; then failures+=("swift test timed out"); fi
 

@@ -91,7 +91,7 @@ struct AuditLogTests {
             // The owner (who may) alters a row's payload: verify names that row.
             try await owner.query(
                 "UPDATE accesssync.audit_log SET after = $1::jsonb WHERE id = $2",
-                [["n": 999] as JSONValue, rows[5].id])
+                [["n": 999] as PolicyStore.JSONValue, rows[5].id])
             let altered = try await log.verify()
             #expect(altered.firstProblem?.kind == .altered)
             #expect(altered.firstProblem?.rowID == rows[5].id)

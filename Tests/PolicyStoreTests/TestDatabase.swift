@@ -102,8 +102,8 @@ func runPython(_ script: String, input: String) throws -> String {
     try process.run()
     let output = stdout.fileHandleForReading.readDataToEndOfFile()
     let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    let reapedStatus = reapChild(process)
+    guard reapedStatus == 0 else {
         throw TestSetupError("python failed: " + String(decoding: errors, as: UTF8.self))
     }
     return String(decoding: output, as: UTF8.self)

@@ -1,1 +1,0 @@
-// HubTarget: see the module's issue. Placeholder until implemented.
