@@ -10,7 +10,7 @@ import Testing
 @Suite("audit benchmark")
 struct AuditBenchmarkTests {
     @Test func writeExportAndVerifyManyRows() async throws {
-        let count = Int(ProcessInfo.processInfo.environment["ACCESSSYNC_AUDIT_BENCH_ROWS"] ?? "") ?? 5000
+        let count = Int(ProcessInfo.processInfo.environment["ACCESSSYNC_AUDIT_BENCH_ROWS"] ?? "") ?? 2000
         try await withTestDatabase { database in
             try await database.migrated().close()
             let connection = try await database.appConnection()

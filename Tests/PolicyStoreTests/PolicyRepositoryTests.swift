@@ -92,7 +92,7 @@ struct PolicyRepositoryTests {
             // The files change: one grant removed, one tier edited.
             policy.grants.removeAll { $0.id == "admins/hub" }
             policy.tiers["small"]!.quota["cpu"] = try Quantity("3")
-            let report = try await repository.applyPolicy(policy)
+            let report = try await repository.applyPolicy(policy, actor: "deployer")
             #expect(Set(report.changes.map(\.description)) == ["delete grants admins/hub", "update tiers small"])
             #expect(report.keptCLIRows == 1)
 
@@ -104,6 +104,10 @@ struct PolicyRepositoryTests {
             let update = try #require(rows.first { $0.action == "policy.update" && $0.objectName == "small" })
             #expect(update.before?["quota"]?["cpu"] == "2")
             #expect(update.after?["quota"]?["cpu"] == "3")
+            #expect(update.osUser == "deployer")
+            let shown = try await repository.storedRows()
+            #expect(shown.first { $0.key == "cli/extra" }?.source == "cli:carol")
+            #expect(shown.count == 11)
             let deletion = try #require(rows.first { $0.action == "policy.delete" })
             #expect(deletion.objectName == "admins/hub")
             #expect(deletion.after == nil)

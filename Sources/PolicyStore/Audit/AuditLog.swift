@@ -29,8 +29,38 @@ public struct AuditLog: Sendable {
     /// The OS user recorded next to the database role.
     public let osUser: String
 
-    /// Rows per multi-row INSERT (17 parameters each; PostgreSQL allows 65,535 per statement).
-    static let insertBatch = 2000
+    /// Rows per INSERT. Each INSERT sends one array per column and `unnest`s them: the statement
+    /// has 17 parameters whatever the row count, so parsing and binding stay cheap (a VALUES list with
+    /// 17 parameters per row spends more time in parse/bind than in the insert itself).
+    static let insertBatch = 20_000
+
+    static let insertSQL = """
+        INSERT INTO accesssync.audit_log (id, run_id, at, db_role, os_user, action, object_kind, object_namespace,
+            object_name, before, after, provenance, outcome, intent_id, message, prev_hash, hash)
+        SELECT u.id, u.run_id, $15::timestamptz, $16, $17, u.action, u.kind, u.namespace, u.name, u.before, u.after,
+            u.provenance, u.outcome, u.intent_id, u.message, u.prev_hash, u.hash
+        FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
+            $8::jsonb[], $9::jsonb[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[])
+            AS u(id, run_id, action, kind, namespace, name, before, after, provenance, outcome, intent_id, message,
+                 prev_hash, hash)
+        """
+
+    static func insertParameters(
+        _ records: ArraySlice<AuditRecord>, payloads: ArraySlice<(before: String?, after: String?, provenance: String?)>,
+        at: String, role: String, osUser: String
+    ) -> [any PGParam] {
+        func column(_ value: (AuditRecord) -> String?) -> String {
+            PGArrayLiteral.make(records.lazy.map(value))
+        }
+        return [
+            column { String($0.id) }, column { $0.runID.map(String.init) }, column { $0.action },
+            column { $0.objectKind }, column { $0.objectNamespace }, column { $0.objectName },
+            PGArrayLiteral.make(payloads.lazy.map(\.before)), PGArrayLiteral.make(payloads.lazy.map(\.after)),
+            PGArrayLiteral.make(payloads.lazy.map(\.provenance)), column { $0.outcome.rawValue },
+            column { $0.intentID.map(String.init) }, column { $0.message }, column { $0.prevHash },
+            column { $0.hash }, at, role, osUser,
+        ]
+    }
     /// Rows per page when reading the log.
     static let pageSize = 5000
 
@@ -74,41 +104,32 @@ public struct AuditLog: Sendable {
 
             var records: [AuditRecord] = []
             records.reserveCapacity(entries.count)
+            var payloads: [(before: String?, after: String?, provenance: String?)] = []
+            payloads.reserveCapacity(entries.count)
             for (entry, id) in zip(entries, ids) {
                 var record = AuditRecord(
                     id: id, runID: entry.runID, atText: now, dbRole: role, osUser: osUser, action: entry.action,
                     objectKind: entry.objectKind, objectNamespace: entry.objectNamespace, objectName: entry.objectName,
                     before: entry.before, after: entry.after, provenance: entry.provenance, outcome: entry.outcome,
                     intentID: entry.intentID, message: entry.message, prevHash: previous, hash: "")
-                record.hash = record.computedHash
+                // Payload texts are serialised once, for the hash and for the INSERT.
+                let texts = (
+                    before: entry.before?.canonicalText, after: entry.after?.canonicalText,
+                    provenance: entry.provenance?.canonicalText
+                )
+                record.hash = AuditRecord.sha256Hex(record.canonicalBytes(payloads: texts))
                 previous = record.hash
                 records.append(record)
+                payloads.append(texts)
             }
 
             var start = 0
             while start < records.count {
-                let chunk = records[start..<min(start + Self.insertBatch, records.count)]
-                var sql = """
-                    INSERT INTO accesssync.audit_log (id, run_id, at, db_role, os_user, action, object_kind,
-                        object_namespace, object_name, before, after, provenance, outcome, intent_id, message,
-                        prev_hash, hash) VALUES
-                    """
-                var parameters: [any PGParam] = []
-                parameters.reserveCapacity(chunk.count * 17)
-                for (offset, record) in chunk.enumerated() {
-                    let base = offset * 17
-                    sql += offset == 0 ? "(" : ",("
-                    sql += (1...17).map { "$\(base + $0)" }.joined(separator: ",")
-                    sql += ")"
-                    parameters.append(contentsOf: [
-                        record.id, record.runID, record.atText, record.dbRole, record.osUser, record.action,
-                        record.objectKind, record.objectNamespace, record.objectName, record.before,
-                        record.after, record.provenance, record.outcome.rawValue, record.intentID, record.message,
-                        record.prevHash, record.hash,
-                    ] as [any PGParam])
-                }
-                try await connection.query(sql, parameters)
-                start += chunk.count
+                let range = start..<min(start + Self.insertBatch, records.count)
+                try await connection.query(
+                    Self.insertSQL,
+                    Self.insertParameters(records[range], payloads: payloads[range], at: now, role: role, osUser: osUser))
+                start = range.upperBound
             }
             try await connection.query(
                 "UPDATE accesssync.audit_head SET last_id = $1, last_hash = $2", [records.last!.id, records.last!.hash])
@@ -128,17 +149,31 @@ public struct AuditLog: Sendable {
         object_kind, object_namespace, object_name, before, after, provenance, outcome, intent_id, message, prev_hash, hash
         """
 
+    /// Decodes a row selected with `selectColumns` (by position: this runs once per exported row).
     static func decode(_ row: PGRow) throws -> AuditRecord {
-        guard let outcome = AuditOutcome(rawValue: try row.string("outcome")) else {
-            throw PostgresError(code: .client, message: "audit row \(row["id"] ?? "?") has an unknown outcome")
+        let values = row.values
+        guard values.count == 17 else { throw PostgresError(code: .client, message: "unexpected audit row shape") }
+        func required(_ index: Int, _ name: String) throws -> String {
+            guard let value = values[index] else {
+                throw PostgresError(code: .client, message: "audit row \(values[0] ?? "?") has no \(name)")
+            }
+            return value
+        }
+        func json(_ index: Int) throws -> JSONValue? {
+            guard let text = values[index] else { return nil }
+            return try JSONValue.parse(text)
+        }
+        guard let id = Int64(try required(0, "id")),
+            let outcome = AuditOutcome(rawValue: try required(12, "outcome"))
+        else {
+            throw PostgresError(code: .client, message: "audit row \(values[0] ?? "?") is malformed")
         }
         return AuditRecord(
-            id: Int64(try row.int("id")), runID: row.optionalInt("run_id").map(Int64.init), atText: try row.string("at_text"),
-            dbRole: try row.string("db_role"), osUser: try row.string("os_user"), action: try row.string("action"),
-            objectKind: try row.string("object_kind"), objectNamespace: row["object_namespace"],
-            objectName: try row.string("object_name"), before: try row.json("before"), after: try row.json("after"),
-            provenance: try row.json("provenance"), outcome: outcome, intentID: row.optionalInt("intent_id").map(Int64.init),
-            message: row["message"], prevHash: try row.string("prev_hash"), hash: try row.string("hash"))
+            id: id, runID: values[1].flatMap { Int64($0) }, atText: try required(2, "at"), dbRole: try required(3, "db_role"),
+            osUser: try required(4, "os_user"), action: try required(5, "action"), objectKind: try required(6, "object_kind"),
+            objectNamespace: values[7], objectName: try required(8, "object_name"), before: try json(9),
+            after: try json(10), provenance: try json(11), outcome: outcome, intentID: values[13].flatMap { Int64($0) },
+            message: values[14], prevHash: try required(15, "prev_hash"), hash: try required(16, "hash"))
     }
 
     /// Reads rows in id order, a page at a time, calling `body` for each page.

@@ -100,7 +100,10 @@ public struct AuditRecord: Sendable, Hashable {
     /// `canonicalText` as UTF-8, written directly (the same text as the JSON array
     /// `[version, id, runID, at, dbRole, osUser, action, kind, namespace, name, before, after,
     /// provenance, outcome, intentID, message, prevHash]` in canonical form).
-    var canonicalBytes: [UInt8] {
+    var canonicalBytes: [UInt8] { canonicalBytes(payloads: nil) }
+
+    /// `canonicalBytes`, with the payloads' canonical texts given when the caller already has them.
+    func canonicalBytes(payloads: (before: String?, after: String?, provenance: String?)?) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         func separator() { out.append(UInt8(ascii: ",")) }
@@ -124,9 +127,16 @@ public struct AuditRecord: Sendable, Hashable {
         string(objectKind); separator()
         string(objectNamespace); separator()
         string(objectName); separator()
-        json(before); separator()
-        json(after); separator()
-        json(provenance); separator()
+        if let payloads {
+            func text(_ value: String?) { out.append(contentsOf: (value ?? "null").utf8) }
+            text(payloads.before); separator()
+            text(payloads.after); separator()
+            text(payloads.provenance); separator()
+        } else {
+            json(before); separator()
+            json(after); separator()
+            json(provenance); separator()
+        }
         string(outcome.rawValue); separator()
         integer(intentID); separator()
         string(message); separator()

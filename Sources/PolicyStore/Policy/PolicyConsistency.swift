@@ -58,48 +58,9 @@ enum PolicyConsistency {
         return issues
     }
 
-    /// Why a role template may not be used.
-    ///
-    /// Stand-in until RBACModel publishes its own validation of role templates (the model engineer
-    /// adds it); then this forwards to it so the rule lives in one place.
+    /// Why a role template may not be used: RBACModel's shared rule (`RoleTemplateValidation`), so
+    /// the loader, the store and the planner agree.
     static func templateViolations(_ template: RoleTemplate) -> [String] {
-        var problems: [String] = []
-        switch template.body {
-        case .clusterRole(let name):
-            let privilegedRoles: Set<String> = ["cluster-admin", "admin", "edit"]
-            if (privilegedRoles.contains(name) || name.hasPrefix("system:")) && !template.privileged {
-                problems.append("references ClusterRole \"\(name)\" without the privileged flag")
-            }
-        case .rules(let rules):
-            let writeVerbs: Set<String> = ["create", "update", "patch", "delete", "deletecollection", "*"]
-            let rbacResources: Set<String> = [
-                "roles", "rolebindings", "clusterroles", "clusterrolebindings", "*",
-            ]
-            for (index, rule) in rules.enumerated() {
-                let label = "rule \(index + 1)"
-                let verbs = Set(rule.verbs.map { $0.lowercased() })
-                let groups = Set(rule.apiGroups)
-                let resources = Set(rule.resources.map { $0.lowercased() })
-                for verb in ["bind", "escalate", "impersonate"] where verbs.contains(verb) {
-                    problems.append("\(label) grants the forbidden verb \"\(verb)\"")
-                }
-                if verbs.contains("*") {
-                    problems.append("\(label) grants every verb (\"*\"), which includes bind, escalate and impersonate")
-                }
-                let touchesRBAC = groups.contains("rbac.authorization.k8s.io") || groups.contains("*")
-                if touchesRBAC, !resources.isDisjoint(with: rbacResources), !verbs.isDisjoint(with: writeVerbs),
-                    !verbs.contains("*")
-                {
-                    problems.append("\(label) grants writes to RBAC objects")
-                }
-                let touchesCore = groups.contains("") || groups.contains("*")
-                if touchesCore, resources.contains("serviceaccounts/token") || resources.contains("*") {
-                    if resources.contains("serviceaccounts/token") || !verbs.isDisjoint(with: writeVerbs) {
-                        problems.append("\(label) grants serviceaccounts/token")
-                    }
-                }
-            }
-        }
-        return problems
+        RoleTemplateValidation.problems(template).map(\.description)
     }
 }

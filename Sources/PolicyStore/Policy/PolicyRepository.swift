@@ -199,6 +199,20 @@ public struct PolicyRepository: Sendable {
         return String(describing: error)
     }
 
+    /// Every stored policy row as its document (column → value, including `source`), for
+    /// `accesssync policy show`: table, key, source, document; sorted by table order then key.
+    public func storedRows() async throws -> [(table: String, key: String, source: String, document: JSONValue)] {
+        try await connection.withTransaction(isolation: .repeatableRead) { connection in
+            var rows: [(table: String, key: String, source: String, document: JSONValue)] = []
+            for table in PolicyTable.all {
+                for (key, document) in try await table.readAll(connection).sorted(by: { $0.key < $1.key }) {
+                    rows.append((table.name, key, document["source"]?.stringValue ?? "", .object(document)))
+                }
+            }
+            return rows
+        }
+    }
+
     // MARK: Loading from files
 
     /// Makes the stored policy equal to `policy` (from the YAML files).
@@ -207,17 +221,19 @@ public struct PolicyRepository: Sendable {
     /// deleted only when file-sourced; CLI-sourced rows stay. Every create, update and delete is
     /// audited with the row's before and after documents, in the same transaction as the change.
     /// - Parameters:
+    ///   - actor: the OS user recorded in the audit rows (default: the repository's).
     ///   - settingsSource: the source recorded for `defaultTier`/`personalRoleTemplate`.
     ///   - runID: the run (from `SyncRunStore.start`) the audit rows belong to.
     /// - Throws: `PolicyInconsistentError` (nothing is written) when `policy` itself is inconsistent.
     @discardableResult
     public func applyPolicy(
-        _ policy: Policy, settingsSource: PolicySource = .file(path: "policies", line: nil), runID: Int64? = nil
+        _ policy: Policy, actor: String? = nil, settingsSource: PolicySource = .file(path: "policies", line: nil),
+        runID: Int64? = nil
     ) async throws -> PolicyApplyReport {
         let issues = PolicyConsistency.issues(in: policy) + Self.duplicateIssues(policy)
         if !issues.isEmpty { throw PolicyInconsistentError(issues: issues) }
         let desired = try PolicyDocuments.documents(for: policy, settingsSource: settingsSource)
-        let audit = self.audit
+        let audit = actor.map { AuditLog(connection: connection, osUser: $0) } ?? self.audit
 
         return try await connection.withTransaction { connection in
             // Serialise policy writers on the policy itself (rows, then the audit head).
