@@ -33,7 +33,15 @@ final class RawLDAP {
         return text.isEmpty ? nil : text
     }
 
+    /// libldap writes to its sockets with plain write(2): a server that has gone away would
+    /// raise SIGPIPE and kill the process instead of yielding LDAP_SERVER_DOWN. Ignored once,
+    /// process-wide, before the first handle is created (as servers using sockets commonly do).
+    private static let ignoreSIGPIPE: Void = {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }()
+
     init(uri: String) throws(LDAPError) {
+        _ = RawLDAP.ignoreSIGPIPE
         try RawLDAP.requireNoNUL(uri, what: "URI")
         var handle: OpaquePointer?
         let rc = ldap_initialize(&handle, uri)
