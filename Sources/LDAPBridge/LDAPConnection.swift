@@ -114,7 +114,10 @@ public final class LDAPConnection: @unchecked Sendable {
                 .tlsFailed, "the server at \(uri) refused StartTLS", resultCode: rc, serverMessage: error.serverMessage)
         }
         var hint = configuration.tls.caFile.map { "check ca_file (\($0)) — is it the CA that signed the server certificate?" }
-            ?? "check ca_file / LDAPTLS_CACERT — no CA file is configured, so only libldap's default trust store is used"
+            ?? RawLDAP.defaultCACertFile().map {
+                "check ca_file — none is configured, so LDAPTLS_CACERT / ldap.conf TLS_CACERT (\($0)) is used"
+            }
+            ?? "check ca_file — none is configured (nor LDAPTLS_CACERT / ldap.conf TLS_CACERT), so only the system trust store is used"
         hint += "; the certificate must name the host in the URI (connect to 127.0.0.1 with an IP SAN, not localhost)"
         var reason = "certificate verification or handshake failed"
         if let detail = raw.diagnosticMessage(), !detail.isEmpty, detail != "(unknown error code)" {

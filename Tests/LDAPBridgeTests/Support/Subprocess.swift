@@ -4,7 +4,7 @@ import Foundation
 /// pool). Foundation's `Process.waitUntilExit` was seen to hang here when the child leaves a
 /// daemon behind (slapd.sh starts slapd in the background), so tests use this instead.
 /// Output (stdout and stderr) goes to `outputFile`.
-func runSubprocess(_ argv: [String], outputFile: String) async throws -> Int32 {
+func runSubprocess(_ argv: [String], outputFile: String, environment extra: [String: String] = [:]) async throws -> Int32 {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async {
             var actions = posix_spawn_file_actions_t()
@@ -15,8 +15,12 @@ func runSubprocess(_ argv: [String], outputFile: String) async throws -> Int32 {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
             var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
             defer { for pointer in cArguments { free(pointer) } }
+            var environment = ProcessInfo.processInfo.environment
+            for (key, value) in extra { environment[key] = value }
+            var cEnvironment: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for pointer in cEnvironment { free(pointer) } }
             var pid: pid_t = 0
-            let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+            let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, &cEnvironment)
             guard rc == 0 else {
                 continuation.resume(throwing: SubprocessFailed(command: argv.joined(separator: " "), output: "spawn failed: \(rc)"))
                 return
