@@ -20,16 +20,31 @@ public enum DirectoryReader {
     }
 
     /// Like `read`, also returning what was skipped and counted.
+    ///
+    /// People and groups are read at the same time over two connections (each connection runs
+    /// one operation at a time), so the two searches overlap.
     public static func readWithReport(config: LDAPConfiguration, now: Date, logger: Logger) async throws
         -> DirectoryRead
     {
-        let connection = try await LDAPConnection.connect(config, logger: logger)
+        async let first = LDAPConnection.connect(config, logger: logger)
+        async let second = LDAPConnection.connect(config, logger: logger)
+        let connections: [LDAPConnection]
         do {
-            let result = try await read(connection: connection, config: config, now: now, logger: logger)
-            await connection.close()
+            connections = [try await first, try await second]
+        } catch {
+            // Close whichever connection did open.
+            if let connection = try? await first { await connection.close() }
+            if let connection = try? await second { await connection.close() }
+            throw error
+        }
+        do {
+            let result = try await read(
+                peopleConnection: connections[0], groupsConnection: connections[1], config: config, now: now,
+                logger: logger)
+            for connection in connections { await connection.close() }
             return result
         } catch {
-            await connection.close()
+            for connection in connections { await connection.close() }
             throw error
         }
     }
@@ -38,36 +53,39 @@ public enum DirectoryReader {
     public static func read(
         connection: LDAPConnection, config: LDAPConfiguration, now: Date, logger: Logger
     ) async throws -> DirectoryRead {
+        try await read(peopleConnection: connection, groupsConnection: connection, config: config, now: now, logger: logger)
+    }
+
+    /// Reads people over one connection and groups over another (they may be the same).
+    static func read(
+        peopleConnection: LDAPConnection, groupsConnection: LDAPConnection, config: LDAPConfiguration, now: Date,
+        logger: Logger
+    ) async throws -> DirectoryRead {
         let started = ContinuousClock.now
         let schema = config.schema
-        let peopleBase = try config.resolve(base: config.people.base, defaultBase: connection.defaultBase)
-        let groupsBase = try config.resolve(base: config.groups.base, defaultBase: connection.defaultBase)
+        let peopleBase = try config.resolve(base: config.people.base, defaultBase: peopleConnection.defaultBase)
+        let groupsBase = try config.resolve(base: config.groups.base, defaultBase: groupsConnection.defaultBase)
         guard config.pageSize > 0 else {
             throw LDAPError(.invalidConfiguration, "pageSize must be positive (got \(config.pageSize))")
         }
         var report = DirectoryRead.Report()
 
-        // People.
-        let peopleFilter = LDAPFilter.and([schema.personFilter, config.people.filter])
-        var personAttributes = [
-            schema.identifierAttribute, schema.loginAttribute, schema.mailAttribute, schema.uidNumberAttribute,
-            schema.gidNumberAttribute,
-        ]
-        personAttributes += schema.displayNameAttributes + config.disabled.attributes
-        let nowSeconds = now.timeIntervalSince1970
-        let disabledTest = config.disabled
-        let (records, peopleSummary) = try await connection.search(
-            base: peopleBase, scope: config.people.scope, filter: peopleFilter, attributes: unique(personAttributes),
-            pageSize: config.pageSize
-        ) { entry in try PersonRecord(entry: entry, schema: schema, disabled: disabledTest, nowSeconds: nowSeconds) }
+        // People and groups, concurrently.
+        async let peopleSearch = searchPeople(peopleConnection, base: peopleBase, config: config, now: now)
+        async let groupSearch = searchGroups(groupsConnection, base: groupsBase, config: config)
+        let (records, peopleSummary, peopleDuration) = try await peopleSearch
+        var (groups, groupSummary, groupDuration) = try await groupSearch
+        report.peopleSearchDuration = peopleDuration
+        report.groupSearchDuration = groupDuration
         report.peopleEntries = peopleSummary.entries
-        report.pages += peopleSummary.pages
-        report.skippedReferences += peopleSummary.skippedReferences
+        report.groupEntries = groupSummary.entries
+        report.pages = peopleSummary.pages + groupSummary.pages
+        report.skippedReferences = peopleSummary.skippedReferences + groupSummary.skippedReferences
 
         // Server-evaluated "disabled" filters: a second search per filter.
         var disabledByFilter: Set<DistinguishedName> = []
         for filter in config.disabled.filters {
-            let (dns, summary) = try await connection.search(
+            let (dns, summary) = try await peopleConnection.search(
                 base: peopleBase, scope: config.people.scope,
                 filter: LDAPFilter.and([schema.personFilter, config.people.filter, filter]), attributes: ["1.1"],
                 pageSize: config.pageSize
@@ -76,52 +94,31 @@ public enum DirectoryReader {
             disabledByFilter.formUnion(dns)
         }
 
-        var people: [Person] = []
+        var people: [PersonID: Person] = [:]
         people.reserveCapacity(records.count)
-        var personByDN: [DistinguishedName: PersonID] = [:]
-        personByDN.reserveCapacity(records.count)
         // Most member values are the target's DN exactly as the server returns it: look those up
         // by their text first and parse (normalise) only the ones that differ.
         var personByDNText: [String: PersonID] = [:]
         personByDNText.reserveCapacity(records.count)
-        var personByLogin: [String: [PersonID]] = [:]
-        var personByLoginFolded: [String: [PersonID]] = [:]
-        var seenIDs: [PersonID: DistinguishedName] = [:]
-        seenIDs.reserveCapacity(records.count)
         for record in records {
             guard var person = record.person else {
                 report.skippedPeople.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
                 continue
             }
-            if let other = seenIDs.updateValue(person.dn, forKey: person.id) {
+            if !disabledByFilter.isEmpty, disabledByFilter.contains(person.dn) { person.disabled = true }
+            personByDNText[person.dn.original] = person.id
+            if let other = people.updateValue(person, forKey: person.id) {
                 throw LDAPError(
                     .duplicateIdentifier,
-                    "\(other) and \(person.dn) share the identifier \(person.id) (\(schema.identifierAttribute))")
+                    "\(other.dn) and \(person.dn) share the identifier \(person.id) (\(schema.identifierAttribute))")
             }
-            if !disabledByFilter.isEmpty, disabledByFilter.contains(person.dn) { person.disabled = true }
-            personByDN[person.dn] = person.id
-            personByDNText[person.dn.original] = person.id
-            personByLogin[person.uid, default: []].append(person.id)
-            personByLoginFolded[person.uid.lowercased(), default: []].append(person.id)
-            people.append(person)
         }
         for skipped in report.skippedPeople.prefix(20) {
             logger.warning("ldap.person.skipped", metadata: ["ldap.dn": "\(skipped.dn)", "reason": "\(skipped.reason)"])
         }
 
-        // Groups.
-        let groupFilter = LDAPFilter.and([schema.groupFilter, config.groups.filter])
-        let memberAttribute = schema.memberAttribute
-        let (groupRecords, groupSummary) = try await connection.search(
-            base: groupsBase, scope: config.groups.scope, filter: groupFilter,
-            attributes: unique([schema.groupNameAttribute, memberAttribute, "objectClass"]), pageSize: config.pageSize
-        ) { entry in try GroupRecord(entry: entry, schema: schema) }
-        report.groupEntries = groupSummary.entries
-        report.pages += groupSummary.pages
-        report.skippedReferences += groupSummary.skippedReferences
-
         // Ranged retrieval continuations (Active Directory).
-        var groups = groupRecords
+        let memberAttribute = schema.memberAttribute
         for index in groups.indices where !groups[index].members.isComplete {
             guard schema.rangedRetrieval else {
                 throw LDAPError(
@@ -131,7 +128,7 @@ public enum DirectoryReader {
             var retrieval = groups[index].members
             while let request = retrieval.nextRequest {
                 let dn = groups[index].dn.original
-                let answers = try await connection.search(
+                let answers = try await groupsConnection.search(
                     base: dn, scope: .base, filter: "(objectClass=*)", attributes: [request], pageSize: nil)
                 report.rangedFollowUps += 1
                 try retrieval.absorb(answers.first?.attributes ?? [])
@@ -139,26 +136,89 @@ public enum DirectoryReader {
             groups[index].members = retrieval
         }
 
-        try await checkMemberReadability(groups, connection: connection, config: config, logger: logger)
+        try await checkMemberReadability(groups, connection: groupsConnection, config: config, logger: logger)
 
-        // Resolve members.
+        let resolved = try resolveMembers(groups, people: people, personByDNText: personByDNText, config: config)
+        report.unresolvedMembers = resolved.unresolved
+
+        var snapshot = DirectorySnapshot()
+        snapshot.people = people
+        snapshot.groups = resolved.groups
+        report.duration = ContinuousClock.now - started
+        logger.info(
+            "ldap.read",
+            metadata: [
+                "ldap.uri": "\(peopleConnection.uri)", "ldap.people_base": "\(peopleBase)",
+                "ldap.groups_base": "\(groupsBase)", "ldap.people": "\(people.count)",
+                "ldap.groups": "\(resolved.groups.count)", "ldap.pages": "\(report.pages)",
+                "ldap.skipped_references": "\(report.skippedReferences.count)",
+                "ldap.unresolved_members": "\(resolved.unresolved)", "ldap.duration": "\(report.duration)",
+            ])
+        return DirectoryRead(snapshot: snapshot, report: report)
+    }
+
+    private static func searchPeople(
+        _ connection: LDAPConnection, base: String, config: LDAPConfiguration, now: Date
+    ) async throws -> ([PersonRecord], LDAPSearchSummary, Duration) {
+        let started = ContinuousClock.now
+        let schema = config.schema
+        var attributes = [
+            schema.identifierAttribute, schema.loginAttribute, schema.mailAttribute, schema.uidNumberAttribute,
+            schema.gidNumberAttribute,
+        ]
+        attributes += schema.displayNameAttributes + config.disabled.attributes
+        let nowSeconds = now.timeIntervalSince1970
+        let disabledTest = config.disabled
+        let (records, summary) = try await connection.search(
+            base: base, scope: config.people.scope, filter: LDAPFilter.and([schema.personFilter, config.people.filter]),
+            attributes: unique(attributes), pageSize: config.pageSize
+        ) { entry in try PersonRecord(entry: entry, schema: schema, disabled: disabledTest, nowSeconds: nowSeconds) }
+        return (records, summary, ContinuousClock.now - started)
+    }
+
+    private static func searchGroups(
+        _ connection: LDAPConnection, base: String, config: LDAPConfiguration
+    ) async throws -> ([GroupRecord], LDAPSearchSummary, Duration) {
+        let started = ContinuousClock.now
+        let schema = config.schema
+        let (records, summary) = try await connection.search(
+            base: base, scope: config.groups.scope, filter: LDAPFilter.and([schema.groupFilter, config.groups.filter]),
+            attributes: unique([schema.groupNameAttribute, schema.memberAttribute, "objectClass"]),
+            pageSize: config.pageSize
+        ) { entry in try GroupRecord(entry: entry, schema: schema) }
+        return (records, summary, ContinuousClock.now - started)
+    }
+
+    /// Resolves member values (DNs or login names) into people and nested groups.
+    static func resolveMembers(
+        _ records: [GroupRecord], people: [PersonID: Person], personByDNText: [String: PersonID],
+        config: LDAPConfiguration
+    ) throws(LDAPError) -> (groups: [DistinguishedName: Group], unresolved: Int) {
         var groupByDN: [DistinguishedName: DistinguishedName] = [:]
         var groupByDNText: [String: DistinguishedName] = [:]
-        for group in groups {
+        groupByDN.reserveCapacity(records.count)
+        groupByDNText.reserveCapacity(records.count)
+        for group in records {
             if groupByDN.updateValue(group.dn, forKey: group.dn) != nil {
                 throw LDAPError(.duplicateIdentifier, "the group \(group.dn) was returned twice")
             }
             groupByDNText[group.dn.original] = group.dn
         }
-        var resolved: [Group] = []
-        resolved.reserveCapacity(groups.count)
+        // Built only when needed: DN-normalised lookup for values that differ in case, spacing or
+        // escaping, and login-name lookups for RFC 2307.
+        var personByDN: [DistinguishedName: PersonID]?
+        var personByLogin: [String: [PersonID]]?
+        var personByLoginFolded: [String: [PersonID]]?
+
+        var resolved: [DistinguishedName: Group] = [:]
+        resolved.reserveCapacity(records.count)
         var unresolvedTotal = 0
         var unresolvedExamples: [String] = []
-        for record in groups {
+        for record in records {
             var group = Group(name: record.name, dn: record.dn)
             for raw in record.members.values {
                 let value = String(decoding: raw, as: UTF8.self)
-                switch schema.memberValue {
+                switch config.schema.memberValue {
                 case .dn:
                     if let id = personByDNText[value] {
                         group.memberPeople.insert(id)
@@ -172,7 +232,10 @@ public enum DirectoryReader {
                         group.unresolvedMembers.append(value)
                         continue
                     }
-                    if let id = personByDN[dn] {
+                    if personByDN == nil {
+                        personByDN = Dictionary(people.values.map { ($0.dn, $0.id) }, uniquingKeysWith: { first, _ in first })
+                    }
+                    if let id = personByDN![dn] {
                         group.memberPeople.insert(id)
                     } else if let target = groupByDN[dn] {
                         group.memberGroups.insert(target)
@@ -180,9 +243,22 @@ public enum DirectoryReader {
                         group.unresolvedMembers.append(value)
                     }
                 case .loginName:
-                    if let ids = personByLogin[value], ids.count == 1 {
+                    if personByLogin == nil {
+                        var exact: [String: [PersonID]] = [:]
+                        var folded: [String: [PersonID]] = [:]
+                        for person in people.values {
+                            exact[person.uid, default: []].append(person.id)
+                            folded[person.uid.lowercased(), default: []].append(person.id)
+                        }
+                        personByLogin = exact
+                        personByLoginFolded = folded
+                    }
+                    // Exact first (uids differing only in case exist), then case-insensitive if unique.
+                    if let ids = personByLogin![value], ids.count == 1 {
                         group.memberPeople.insert(ids[0])
-                    } else if personByLogin[value] == nil, let ids = personByLoginFolded[value.lowercased()], ids.count == 1 {
+                    } else if personByLogin![value] == nil, let ids = personByLoginFolded![value.lowercased()],
+                        ids.count == 1
+                    {
                         group.memberPeople.insert(ids[0])
                     } else {
                         group.unresolvedMembers.append(value)
@@ -195,27 +271,15 @@ public enum DirectoryReader {
                     unresolvedExamples.append("\(group.unresolvedMembers[0]) in \(group.dn)")
                 }
             }
-            resolved.append(group)
+            resolved[group.dn] = group
         }
-        report.unresolvedMembers = unresolvedTotal
         if unresolvedTotal > 0, config.unresolvedMembers == .fail {
             throw LDAPError(
                 .unresolvedMember,
                 "\(unresolvedTotal) group member(s) are neither people nor groups in scope, e.g. "
                     + unresolvedExamples.joined(separator: "; "))
         }
-
-        let snapshot = DirectorySnapshot(people: people, groups: resolved)
-        report.duration = ContinuousClock.now - started
-        logger.info(
-            "ldap.read",
-            metadata: [
-                "ldap.uri": "\(connection.uri)", "ldap.people_base": "\(peopleBase)", "ldap.groups_base": "\(groupsBase)",
-                "ldap.people": "\(people.count)", "ldap.groups": "\(resolved.count)", "ldap.pages": "\(report.pages)",
-                "ldap.skipped_references": "\(report.skippedReferences.count)",
-                "ldap.unresolved_members": "\(unresolvedTotal)", "ldap.duration": "\(report.duration)",
-            ])
-        return DirectoryRead(snapshot: snapshot, report: report)
+        return (resolved, unresolvedTotal)
     }
 
     /// Fails the read when the bind evidently cannot read the member attribute (see `MemberReadCheck`).
@@ -321,7 +385,10 @@ public struct DirectoryRead: Sendable {
         public var skippedPeople: [SkippedEntry] = []
         public var unresolvedMembers = 0
         public var rangedFollowUps = 0
+        /// Whole read, and the two main searches (including converting entries as they arrive).
         public var duration: Duration = .zero
+        public var peopleSearchDuration: Duration = .zero
+        public var groupSearchDuration: Duration = .zero
     }
 
     public struct SkippedEntry: Sendable, Hashable {

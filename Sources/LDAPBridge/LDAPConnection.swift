@@ -154,8 +154,37 @@ public final class LDAPConnection: @unchecked Sendable {
         let request = RawSearchRequest(
             base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
             timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
-        let (results, summary) = try await run { raw in try raw.search(request, transform: transform) }
-        return (results, summary)
+        return try await run { raw in
+            // Pages are converted on other threads while the next page is being received.
+            let pipeline = ConversionPipeline(transform: transform)
+            let summary: LDAPSearchSummary
+            do {
+                summary = try raw.search(request) { page in pipeline.submit(page) }
+            } catch {
+                _ = try? pipeline.finish()
+                throw error
+            }
+            return (try pipeline.finish(), summary)
+        }
+    }
+
+    /// Like `search(…transform:)` but runs `transform` on the connection's thread for each entry as
+    /// it is decoded, while the server may still be sending (no pipelining). Tests use it to act
+    /// at a precise point of a search.
+    func searchInline<T: Sendable>(
+        base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [],
+        pageSize: Int? = 500, transform: @escaping @Sendable (LDAPEntry) throws -> T?
+    ) async throws -> (results: [T], summary: LDAPSearchSummary) {
+        let request = RawSearchRequest(
+            base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
+            timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
+        return try await run { raw in
+            var results: [T] = []
+            let summary = try raw.search(
+                request, onEntry: { entry in if let value = try transform(entry) { results.append(value) } },
+                onPage: { _ in })
+            return (results, summary)
+        }
     }
 
     /// Searches and returns the entries.
@@ -213,6 +242,50 @@ extension LDAPConfiguration.PasswordSource {
                 throw LDAPError(.passwordUnavailable, "the environment variable \(name) holding the bind password is not set")
             }
             return Array(value.utf8)
+        }
+    }
+}
+
+/// Converts search pages concurrently, keeping page order; the first error wins.
+private final class ConversionPipeline<T: Sendable>: @unchecked Sendable {
+    private let transform: @Sendable (LDAPEntry) throws -> T?
+    private let lock = NSLock()
+    private let group = DispatchGroup()
+    private var pages: [[T]] = []
+    private var firstError: (any Error)?
+
+    init(transform: @escaping @Sendable (LDAPEntry) throws -> T?) {
+        self.transform = transform
+    }
+
+    func submit(_ entries: [LDAPEntry]) {
+        let index = lock.withLock {
+            pages.append([])
+            return pages.count - 1
+        }
+        let transform = self.transform
+        group.enter()
+        DispatchQueue.global().async {
+            defer { self.group.leave() }
+            do {
+                var converted: [T] = []
+                converted.reserveCapacity(entries.count)
+                for entry in entries {
+                    if let value = try transform(entry) { converted.append(value) }
+                }
+                self.lock.withLock { self.pages[index] = converted }
+            } catch {
+                self.lock.withLock { if self.firstError == nil { self.firstError = error } }
+            }
+        }
+    }
+
+    /// Waits for every submitted page; returns the results in order or throws the first error.
+    func finish() throws -> [T] {
+        group.wait()
+        return try lock.withLock {
+            if let firstError { throw firstError }
+            return Array(pages.joined())
         }
     }
 }

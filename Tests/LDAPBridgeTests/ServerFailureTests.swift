@@ -17,7 +17,7 @@ struct ServerFailureTests {
             let seen = Counter()
             let pid = slapd.pid
             let error = await expectLDAPError(.serverDown) {
-                try await connection.search(
+                try await connection.searchInline(
                     base: "ou=people,\(try slapd.config().baseDN!)", filter: "(objectClass=inetOrgPerson)",
                     attributes: ["uid"], pageSize: 20
                 ) { entry in
@@ -62,7 +62,7 @@ struct ServerFailureTests {
             config.timeouts.searchTimeLimitSeconds = 1
             let connection = try await LDAPConnection.connect(config, logger: TestEnv.logger)
             let error = await expectLDAPError(.timeLimitExceeded) {
-                try await connection.search(
+                try await connection.searchInline(
                     base: "ou=people,\(config.baseDN!)", filter: "(objectClass=inetOrgPerson)", attributes: ["uid", "description"],
                     pageSize: nil
                 ) { entry in

@@ -11,7 +11,7 @@ import LDAPBridge
 import Logging
 import RBACModel
 
-func env(_ name: String) -> String {
+@MainActor func env(_ name: String) -> String {
     guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
         FileHandle.standardError.write(Data("\(name) is not set: source the slapd env.sh first\n".utf8))
         exit(64)
@@ -58,7 +58,7 @@ let personAttributes = [
 ] + schema.displayNameAttributes + ["pwdAccountLockedTime", "shadowExpire", "nsAccountLock"]
 let groupAttributes = [schema.groupNameAttribute, schema.memberAttribute, "objectClass"]
 
-func ldapsearch(base searchBase: String, filter: String, attributes: [String]) throws -> Duration {
+@MainActor func ldapsearch(base searchBase: String, filter: String, attributes: [String]) throws -> Duration {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/ldapsearch")
     process.arguments =
@@ -110,6 +110,7 @@ for run in 0...runs {  // run 0 warms caches for both and is not counted
     groupCount = read.snapshot.groups.count
     memberships = read.snapshot.groups.values.reduce(0) { $0 + $1.memberPeople.count + $1.memberGroups.count }
     if run > 0 {
+        print("  run \(run): ldapsearch people \(ms(peopleTime)) groups \(ms(groupsTime)); reader total \(ms(elapsed)) people search \(ms(read.report.peopleSearchDuration)) groups search \(ms(read.report.groupSearchDuration))")
         theirs.append(peopleTime + groupsTime)
         ours.append(elapsed)
     }
@@ -124,3 +125,25 @@ print(
 print("  ldapsearch -E pr=\(pageSize)/noprompt (people + groups): median \(ms(median(theirs)))  all: \(theirs.map(ms))")
 print("  DirectoryReader.read (snapshot incl. resolution):       median \(ms(median(ours)))  all: \(ours.map(ms))")
 print(String(format: "  ratio reader / ldapsearch: %.2f", ratio))
+
+if ProcessInfo.processInfo.environment["LDAP_BENCH_RAW"] != nil {
+    let connection = try await LDAPConnection.connect(config, logger: logger)
+    for _ in 0..<3 {
+        let started = ContinuousClock.now
+        let (_, summary) = try await connection.search(
+            base: "\(peopleBase),\(base)", filter: schema.personFilter, attributes: personAttributes, pageSize: pageSize
+        ) { (_: LDAPEntry) -> Int? in nil }
+        print("  raw people search (LDAPEntry only): \(ms(ContinuousClock.now - started)) for \(summary.entries) entries")
+    }
+    await connection.close()
+}
+
+if ProcessInfo.processInfo.environment["LDAP_BENCH_DN"] != nil {
+    let texts = (0..<10_000).map { "uid=user\($0),ou=people,dc=example,dc=org" }
+    for _ in 0..<3 {
+        let started = ContinuousClock.now
+        var count = 0
+        for text in texts { if let dn = try? DistinguishedName(text) { count += dn.rdns.count } }
+        print("  DistinguishedName.init x10k: \(ms(ContinuousClock.now - started)) (\(count) rdns)")
+    }
+}
