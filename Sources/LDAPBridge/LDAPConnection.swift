@@ -142,8 +142,13 @@ public final class LDAPConnection: @unchecked Sendable {
 
     // MARK: Operations
 
-    /// Searches, paging with RFC 2696 when `pageSize` is set, and transforms each entry as it
-    /// arrives (on the connection's thread). Entries for which `transform` returns nil are dropped.
+    /// Searches, paging with RFC 2696 when `pageSize` is set, and transforms the entries.
+    ///
+    /// Each completed page is handed to a global dispatch queue for `transform` while the
+    /// connection receives the next page, so `transform` may run concurrently for different pages
+    /// (it must be `@Sendable` and should be pure). Results keep the server's order. Entries for
+    /// which `transform` returns nil are dropped; the first error `transform` throws fails the
+    /// search once the server's part has finished.
     ///
     /// - Throws: `LDAPError` for any non-success result (size or time limit, referral, lost
     ///   connection): a search either completes or throws.
