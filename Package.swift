@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "accesssync", targets: ["AccessSync"]),
         .executable(name: "kube-test-server", targets: ["kube-test-server"]),
         .library(name: "RBACModel", targets: ["RBACModel"]),
+        .library(name: "LDAPBridge", targets: ["LDAPBridge"]),
         .library(name: "KubeTestServer", targets: ["KubeTestServer"]),
     ],
     dependencies: [

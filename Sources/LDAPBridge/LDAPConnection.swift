@@ -114,7 +114,10 @@ public final class LDAPConnection: @unchecked Sendable {
                 .tlsFailed, "the server at \(uri) refused StartTLS", resultCode: rc, serverMessage: error.serverMessage)
         }
         var hint = configuration.tls.caFile.map { "check ca_file (\($0)) — is it the CA that signed the server certificate?" }
-            ?? "check ca_file / LDAPTLS_CACERT — no CA file is configured, so only libldap's default trust store is used"
+            ?? RawLDAP.defaultCACertFile().map {
+                "check ca_file — none is configured, so LDAPTLS_CACERT / ldap.conf TLS_CACERT (\($0)) is used"
+            }
+            ?? "check ca_file — none is configured (nor LDAPTLS_CACERT / ldap.conf TLS_CACERT), so only the system trust store is used"
         hint += "; the certificate must name the host in the URI (connect to 127.0.0.1 with an IP SAN, not localhost)"
         var reason = "certificate verification or handshake failed"
         if let detail = raw.diagnosticMessage(), !detail.isEmpty, detail != "(unknown error code)" {
@@ -139,8 +142,13 @@ public final class LDAPConnection: @unchecked Sendable {
 
     // MARK: Operations
 
-    /// Searches, paging with RFC 2696 when `pageSize` is set, and transforms each entry as it
-    /// arrives (on the connection's thread). Entries for which `transform` returns nil are dropped.
+    /// Searches, paging with RFC 2696 when `pageSize` is set, and transforms the entries.
+    ///
+    /// Each completed page is handed to a global dispatch queue for `transform` while the
+    /// connection receives the next page, so `transform` may run concurrently for different pages
+    /// (it must be `@Sendable` and should be pure). Results keep the server's order. Entries for
+    /// which `transform` returns nil are dropped; the first error `transform` throws fails the
+    /// search once the server's part has finished.
     ///
     /// - Throws: `LDAPError` for any non-success result (size or time limit, referral, lost
     ///   connection): a search either completes or throws.
@@ -151,8 +159,37 @@ public final class LDAPConnection: @unchecked Sendable {
         let request = RawSearchRequest(
             base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
             timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
-        let (results, summary) = try await run { raw in try raw.search(request, transform: transform) }
-        return (results, summary)
+        return try await run { raw in
+            // Pages are converted on other threads while the next page is being received.
+            let pipeline = ConversionPipeline(transform: transform)
+            let summary: LDAPSearchSummary
+            do {
+                summary = try raw.search(request) { page in pipeline.submit(page) }
+            } catch {
+                _ = try? pipeline.finish()
+                throw error
+            }
+            return (try pipeline.finish(), summary)
+        }
+    }
+
+    /// Like `search(…transform:)` but runs `transform` on the connection's thread for each entry as
+    /// it is decoded, while the server may still be sending (no pipelining). Tests use it to act
+    /// at a precise point of a search.
+    func searchInline<T: Sendable>(
+        base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [],
+        pageSize: Int? = 500, transform: @escaping @Sendable (LDAPEntry) throws -> T?
+    ) async throws -> (results: [T], summary: LDAPSearchSummary) {
+        let request = RawSearchRequest(
+            base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
+            timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
+        return try await run { raw in
+            var results: [T] = []
+            let summary = try raw.search(
+                request, onEntry: { entry in if let value = try transform(entry) { results.append(value) } },
+                onPage: { _ in })
+            return (results, summary)
+        }
     }
 
     /// Searches and returns the entries.
@@ -210,6 +247,50 @@ extension LDAPConfiguration.PasswordSource {
                 throw LDAPError(.passwordUnavailable, "the environment variable \(name) holding the bind password is not set")
             }
             return Array(value.utf8)
+        }
+    }
+}
+
+/// Converts search pages concurrently, keeping page order; the first error wins.
+private final class ConversionPipeline<T: Sendable>: @unchecked Sendable {
+    private let transform: @Sendable (LDAPEntry) throws -> T?
+    private let lock = NSLock()
+    private let group = DispatchGroup()
+    private var pages: [[T]] = []
+    private var firstError: (any Error)?
+
+    init(transform: @escaping @Sendable (LDAPEntry) throws -> T?) {
+        self.transform = transform
+    }
+
+    func submit(_ entries: [LDAPEntry]) {
+        let index = lock.withLock {
+            pages.append([])
+            return pages.count - 1
+        }
+        let transform = self.transform
+        group.enter()
+        DispatchQueue.global().async {
+            defer { self.group.leave() }
+            do {
+                var converted: [T] = []
+                converted.reserveCapacity(entries.count)
+                for entry in entries {
+                    if let value = try transform(entry) { converted.append(value) }
+                }
+                self.lock.withLock { self.pages[index] = converted }
+            } catch {
+                self.lock.withLock { if self.firstError == nil { self.firstError = error } }
+            }
+        }
+    }
+
+    /// Waits for every submitted page; returns the results in order or throws the first error.
+    func finish() throws -> [T] {
+        group.wait()
+        return try lock.withLock {
+            if let firstError { throw firstError }
+            return Array(pages.joined())
         }
     }
 }

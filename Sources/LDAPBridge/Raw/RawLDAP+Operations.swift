@@ -37,14 +37,18 @@ extension LDAPScope {
 extension RawLDAP {
     // MARK: Search
 
-    /// Runs a (paged) search to completion, handing each entry to `transform` as it arrives.
+    /// Runs a (paged) search to completion, handing each page's entries to `onPage` as soon as the
+    /// page is complete (an unpaged search is one page).
     ///
     /// Any result code other than success — size limit (4), time limit (3), a referral (10), a
     /// lost connection — throws, so the caller never sees a partial result as complete.
     /// Continuation references are skipped (never chased) and reported in the summary.
-    func search<T>(_ request: RawSearchRequest, transform: (LDAPEntry) throws -> T?) throws -> (
-        [T], LDAPSearchSummary
-    ) {
+    /// `onEntry`, when given, sees each entry synchronously as it is decoded (while the server may
+    /// still be sending), and entries are then not collected into pages.
+    func search(
+        _ request: RawSearchRequest, onEntry: ((LDAPEntry) throws -> Void)? = nil,
+        onPage: ([LDAPEntry]) throws -> Void
+    ) throws -> LDAPSearchSummary {
         try RawLDAP.requireNoNUL(request.base, what: "search base")
         try RawLDAP.requireNoNUL(request.filter, what: "search filter")
         for attribute in request.attributes { try RawLDAP.requireNoNUL(attribute, what: "attribute name") }
@@ -55,8 +59,8 @@ extension RawLDAP {
         attributePointers.append(nil)
         defer { for pointer in attributePointers { free(pointer) } }
 
-        var results: [T] = []
         var summary = LDAPSearchSummary()
+        var page: [LDAPEntry] = []
         var cookie = berval(bv_len: 0, bv_val: nil)
         defer { if cookie.bv_val != nil { ber_memfree(cookie.bv_val) } }
         let timeLimitMicros = (request.timeLimitSeconds ?? 0) > 0 ? request.timeLimitSeconds! * 1_000_000 : -1
@@ -108,11 +112,15 @@ extension RawLDAP {
                         throw error
                     }
                     summary.entries += 1
-                    do {
-                        if let value = try transform(entry) { results.append(value) }
-                    } catch {
-                        _ = ldap_abandon_ext(ld, messageID, nil, nil)
-                        throw error
+                    if let onEntry {
+                        do {
+                            try onEntry(entry)
+                        } catch {
+                            _ = ldap_abandon_ext(ld, messageID, nil, nil)
+                            throw error
+                        }
+                    } else {
+                        page.append(entry)
                     }
                 case cldap_res_search_reference:
                     defer { ldap_msgfree(message) }
@@ -130,6 +138,9 @@ extension RawLDAP {
                 case cldap_res_search_result:
                     try finishPage(ld, message, what: what, paged: request.pageSize != nil, cookie: &cookie)
                     pageDone = true
+                    try onPage(page)
+                    page = []
+                    page.reserveCapacity(request.pageSize ?? 0)
                 default:
                     ldap_msgfree(message)
                     _ = ldap_abandon_ext(ld, messageID, nil, nil)
@@ -137,7 +148,7 @@ extension RawLDAP {
                 }
             }
         } while request.pageSize != nil && cookie.bv_len > 0
-        return (results, summary)
+        return summary
     }
 
     /// Parses a searchResultDone: checks its result code, then takes the next paging cookie.

@@ -25,6 +25,9 @@ final class RawLDAP {
     /// libldap's default search base from `LDAPBASE` / `ldap.conf` (`BASE`), if any.
     static func defaultBase() -> String? { globalStringOption(LDAP_OPT_DEFBASE) }
 
+    /// libldap's default CA file from `LDAPTLS_CACERT` / `ldap.conf` (`TLS_CACERT`), if any.
+    static func defaultCACertFile() -> String? { globalStringOption(LDAP_OPT_X_TLS_CACERTFILE) }
+
     private static func globalStringOption(_ option: Int32) -> String? {
         var value: UnsafeMutablePointer<CChar>?
         guard cldap_get_string_option(nil, option, &value) == LDAP_OPT_SUCCESS, let value else { return nil }
@@ -33,7 +36,15 @@ final class RawLDAP {
         return text.isEmpty ? nil : text
     }
 
+    /// libldap writes to its sockets with plain write(2): a server that has gone away would
+    /// raise SIGPIPE and kill the process instead of yielding LDAP_SERVER_DOWN. Ignored once,
+    /// process-wide, before the first handle is created (as servers using sockets commonly do).
+    private static let ignoreSIGPIPE: Void = {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }()
+
     init(uri: String) throws(LDAPError) {
+        _ = RawLDAP.ignoreSIGPIPE
         try RawLDAP.requireNoNUL(uri, what: "URI")
         var handle: OpaquePointer?
         let rc = ldap_initialize(&handle, uri)
@@ -142,14 +153,23 @@ final class RawLDAP {
         try setTimeoutOption(LDAP_OPT_TIMEOUT, timeouts.operation, "LDAP_OPT_TIMEOUT")
         let requireCert = tls.verify == .demand ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER
         try setIntOption(LDAP_OPT_X_TLS_REQUIRE_CERT, requireCert, "LDAP_OPT_X_TLS_REQUIRE_CERT")
-        if let caFile = tls.caFile {
-            try setStringOption(LDAP_OPT_X_TLS_CACERTFILE, caFile, "LDAP_OPT_X_TLS_CACERTFILE")
-        }
-        if let certificateFile = tls.certificateFile {
-            try setStringOption(LDAP_OPT_X_TLS_CERTFILE, certificateFile, "LDAP_OPT_X_TLS_CERTFILE")
-        }
-        if let keyFile = tls.keyFile {
-            try setStringOption(LDAP_OPT_X_TLS_KEYFILE, keyFile, "LDAP_OPT_X_TLS_KEYFILE")
+        // A new handle does not inherit libldap's TLS file settings (ldap_create clears them and
+        // shares the global TLS context instead), but the per-handle context created below is
+        // built from the handle's own settings only. So carry the defaults libldap read from
+        // LDAPTLS_CACERT / ldap.conf (TLS_CACERT, TLS_CACERTDIR, TLS_CERT, TLS_KEY) over
+        // explicitly; configured values override them.
+        let files: [(Int32, String?, String)] = [
+            (LDAP_OPT_X_TLS_CACERTFILE, tls.caFile, "LDAP_OPT_X_TLS_CACERTFILE"),
+            (LDAP_OPT_X_TLS_CACERTDIR, nil, "LDAP_OPT_X_TLS_CACERTDIR"),
+            (LDAP_OPT_X_TLS_CERTFILE, tls.certificateFile, "LDAP_OPT_X_TLS_CERTFILE"),
+            (LDAP_OPT_X_TLS_KEYFILE, tls.keyFile, "LDAP_OPT_X_TLS_KEYFILE"),
+        ]
+        for (option, configured, name) in files {
+            // An explicit CA file replaces the default trust, directory included.
+            let inherited = option == LDAP_OPT_X_TLS_CACERTDIR && tls.caFile != nil ? nil : RawLDAP.globalStringOption(option)
+            if let value = configured ?? inherited {
+                try setStringOption(option, value, name)
+            }
         }
         // Per-handle TLS options take effect only in a new per-handle TLS context.
         let rc = cldap_new_tls_context(try handle())

@@ -1,0 +1,472 @@
+public import Foundation
+public import Logging
+public import RBACModel
+
+/// Reads people and groups from the directory into a `DirectorySnapshot` — completely or not at all.
+///
+/// Any failure (size or time limit, lost connection, a referral, wrong credentials, unreadable
+/// membership, a strict unresolved member) throws an `LDAPError`; no partial snapshot is returned.
+public enum DirectoryReader {
+    /// Connects, binds, reads, and closes.
+    ///
+    /// - Parameters:
+    ///   - config: server, credentials, schema, bases and checks.
+    ///   - now: the time used for expiry-based "disabled" tests (`shadowExpire`, `accountExpires`).
+    ///   - logger: receives one summary line and warnings about skipped entries.
+    /// - Returns: the snapshot.
+    /// - Throws: `LDAPError`.
+    public static func read(config: LDAPConfiguration, now: Date, logger: Logger) async throws -> DirectorySnapshot {
+        try await readWithReport(config: config, now: now, logger: logger).snapshot
+    }
+
+    /// Like `read`, also returning what was skipped and counted.
+    ///
+    /// People and groups are read at the same time over two connections (each connection runs
+    /// one operation at a time), so the two searches overlap.
+    public static func readWithReport(config: LDAPConfiguration, now: Date, logger: Logger) async throws
+        -> DirectoryRead
+    {
+        async let first = LDAPConnection.connect(config, logger: logger)
+        async let second = LDAPConnection.connect(config, logger: logger)
+        let connections: [LDAPConnection]
+        do {
+            connections = [try await first, try await second]
+        } catch {
+            // Close whichever connection did open.
+            if let connection = try? await first { await connection.close() }
+            if let connection = try? await second { await connection.close() }
+            throw error
+        }
+        do {
+            let result = try await read(
+                peopleConnection: connections[0], groupsConnection: connections[1], config: config, now: now,
+                logger: logger)
+            for connection in connections { await connection.close() }
+            return result
+        } catch {
+            for connection in connections { await connection.close() }
+            throw error
+        }
+    }
+
+    /// Reads over an existing, bound connection (the connection is left open).
+    public static func read(
+        connection: LDAPConnection, config: LDAPConfiguration, now: Date, logger: Logger
+    ) async throws -> DirectoryRead {
+        try await read(peopleConnection: connection, groupsConnection: connection, config: config, now: now, logger: logger)
+    }
+
+    /// Reads people over one connection and groups over another (they may be the same).
+    static func read(
+        peopleConnection: LDAPConnection, groupsConnection: LDAPConnection, config: LDAPConfiguration, now: Date,
+        logger: Logger
+    ) async throws -> DirectoryRead {
+        let started = ContinuousClock.now
+        let schema = config.schema
+        let peopleBase = try config.resolve(base: config.people.base, defaultBase: peopleConnection.defaultBase)
+        let groupsBase = try config.resolve(base: config.groups.base, defaultBase: groupsConnection.defaultBase)
+        guard config.pageSize > 0 else {
+            throw LDAPError(.invalidConfiguration, "pageSize must be positive (got \(config.pageSize))")
+        }
+        var report = DirectoryRead.Report()
+
+        // People and groups, concurrently.
+        async let peopleSearch = searchPeople(peopleConnection, base: peopleBase, config: config, now: now)
+        async let groupSearch = searchGroups(groupsConnection, base: groupsBase, config: config)
+        let (records, peopleSummary, peopleDuration) = try await peopleSearch
+        var (groups, groupSummary, groupDuration) = try await groupSearch
+        report.peopleSearchDuration = peopleDuration
+        report.groupSearchDuration = groupDuration
+        report.peopleEntries = peopleSummary.entries
+        report.groupEntries = groupSummary.entries
+        report.pages = peopleSummary.pages + groupSummary.pages
+        report.skippedReferences = peopleSummary.skippedReferences + groupSummary.skippedReferences
+
+        // Server-evaluated "disabled" filters: a second search per filter.
+        var disabledByFilter: Set<DistinguishedName> = []
+        for filter in config.disabled.filters {
+            let (dns, summary) = try await peopleConnection.search(
+                base: peopleBase, scope: config.people.scope,
+                filter: LDAPFilter.and([schema.personFilter, config.people.filter, filter]), attributes: ["1.1"],
+                pageSize: config.pageSize
+            ) { entry in try parseDN(entry.dn) }
+            report.pages += summary.pages
+            disabledByFilter.formUnion(dns)
+        }
+
+        var people: [PersonID: Person] = [:]
+        people.reserveCapacity(records.count)
+        // Most member values are the target's DN exactly as the server returns it: look those up
+        // by their text first and parse (normalise) only the ones that differ.
+        var personByDNText: [String: PersonID] = [:]
+        personByDNText.reserveCapacity(records.count)
+        for record in records {
+            guard var person = record.person else {
+                report.skippedPeople.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
+                continue
+            }
+            if !disabledByFilter.isEmpty, disabledByFilter.contains(person.dn) { person.disabled = true }
+            personByDNText[person.dn.original] = person.id
+            if let other = people.updateValue(person, forKey: person.id) {
+                throw LDAPError(
+                    .duplicateIdentifier,
+                    "\(other.dn) and \(person.dn) share the identifier \(person.id) (\(schema.identifierAttribute))")
+            }
+        }
+        for skipped in report.skippedPeople.prefix(20) {
+            logger.warning("ldap.person.skipped", metadata: ["ldap.dn": "\(skipped.dn)", "reason": "\(skipped.reason)"])
+        }
+
+        // Ranged retrieval continuations (Active Directory).
+        let memberAttribute = schema.memberAttribute
+        for index in groups.indices where !groups[index].members.isComplete {
+            guard schema.rangedRetrieval else {
+                throw LDAPError(
+                    .unsupported,
+                    "group \(groups[index].dn) returned a ranged \(memberAttribute) but ranged retrieval is off in the schema")
+            }
+            var retrieval = groups[index].members
+            while let request = retrieval.nextRequest {
+                let dn = groups[index].dn.original
+                let answers = try await groupsConnection.search(
+                    base: dn, scope: .base, filter: "(objectClass=*)", attributes: [request], pageSize: nil)
+                report.rangedFollowUps += 1
+                try retrieval.absorb(answers.first?.attributes ?? [])
+            }
+            groups[index].members = retrieval
+        }
+
+        try await checkMemberReadability(groups, connection: groupsConnection, config: config, logger: logger)
+
+        let resolved = try resolveMembers(groups, people: people, personByDNText: personByDNText, config: config)
+        report.unresolvedMembers = resolved.unresolved
+
+        var snapshot = DirectorySnapshot()
+        snapshot.people = people
+        snapshot.groups = resolved.groups
+        report.duration = ContinuousClock.now - started
+        logger.info(
+            "ldap.read",
+            metadata: [
+                "ldap.uri": "\(peopleConnection.uri)", "ldap.people_base": "\(peopleBase)",
+                "ldap.groups_base": "\(groupsBase)", "ldap.people": "\(people.count)",
+                "ldap.groups": "\(resolved.groups.count)", "ldap.pages": "\(report.pages)",
+                "ldap.skipped_references": "\(report.skippedReferences.count)",
+                "ldap.unresolved_members": "\(resolved.unresolved)", "ldap.duration": "\(report.duration)",
+            ])
+        return DirectoryRead(snapshot: snapshot, report: report)
+    }
+
+    private static func searchPeople(
+        _ connection: LDAPConnection, base: String, config: LDAPConfiguration, now: Date
+    ) async throws -> ([PersonRecord], LDAPSearchSummary, Duration) {
+        let started = ContinuousClock.now
+        let schema = config.schema
+        var attributes = [
+            schema.identifierAttribute, schema.loginAttribute, schema.mailAttribute, schema.uidNumberAttribute,
+            schema.gidNumberAttribute,
+        ]
+        attributes += schema.displayNameAttributes + config.disabled.attributes
+        let nowSeconds = now.timeIntervalSince1970
+        let disabledTest = config.disabled
+        let (records, summary) = try await connection.search(
+            base: base, scope: config.people.scope, filter: LDAPFilter.and([schema.personFilter, config.people.filter]),
+            attributes: unique(attributes), pageSize: config.pageSize
+        ) { entry in try PersonRecord(entry: entry, schema: schema, disabled: disabledTest, nowSeconds: nowSeconds) }
+        return (records, summary, ContinuousClock.now - started)
+    }
+
+    private static func searchGroups(
+        _ connection: LDAPConnection, base: String, config: LDAPConfiguration
+    ) async throws -> ([GroupRecord], LDAPSearchSummary, Duration) {
+        let started = ContinuousClock.now
+        let schema = config.schema
+        let (records, summary) = try await connection.search(
+            base: base, scope: config.groups.scope, filter: LDAPFilter.and([schema.groupFilter, config.groups.filter]),
+            attributes: unique([schema.groupNameAttribute, schema.memberAttribute, "objectClass"]),
+            pageSize: config.pageSize
+        ) { entry in try GroupRecord(entry: entry, schema: schema) }
+        return (records, summary, ContinuousClock.now - started)
+    }
+
+    /// Resolves member values (DNs or login names) into people and nested groups.
+    static func resolveMembers(
+        _ records: [GroupRecord], people: [PersonID: Person], personByDNText: [String: PersonID],
+        config: LDAPConfiguration
+    ) throws(LDAPError) -> (groups: [DistinguishedName: Group], unresolved: Int) {
+        var groupByDN: [DistinguishedName: DistinguishedName] = [:]
+        var groupByDNText: [String: DistinguishedName] = [:]
+        groupByDN.reserveCapacity(records.count)
+        groupByDNText.reserveCapacity(records.count)
+        for group in records {
+            if groupByDN.updateValue(group.dn, forKey: group.dn) != nil {
+                throw LDAPError(.duplicateIdentifier, "the group \(group.dn) was returned twice")
+            }
+            groupByDNText[group.dn.original] = group.dn
+        }
+        // Built only when needed: DN-normalised lookup for values that differ in case, spacing or
+        // escaping, and login-name lookups for RFC 2307.
+        var personByDN: [DistinguishedName: PersonID]?
+        var personByLogin: [String: [PersonID]]?
+        var personByLoginFolded: [String: [PersonID]]?
+
+        var resolved: [DistinguishedName: Group] = [:]
+        resolved.reserveCapacity(records.count)
+        var unresolvedTotal = 0
+        var unresolvedExamples: [String] = []
+        for record in records {
+            var group = Group(name: record.name, dn: record.dn)
+            for raw in record.members.values {
+                let value = String(decoding: raw, as: UTF8.self)
+                switch config.schema.memberValue {
+                case .dn:
+                    if let id = personByDNText[value] {
+                        group.memberPeople.insert(id)
+                        continue
+                    }
+                    if let target = groupByDNText[value] {
+                        group.memberGroups.insert(target)
+                        continue
+                    }
+                    guard let dn = try? DistinguishedName(value) else {
+                        group.unresolvedMembers.append(value)
+                        continue
+                    }
+                    if personByDN == nil {
+                        personByDN = Dictionary(people.values.map { ($0.dn, $0.id) }, uniquingKeysWith: { first, _ in first })
+                    }
+                    if let id = personByDN![dn] {
+                        group.memberPeople.insert(id)
+                    } else if let target = groupByDN[dn] {
+                        group.memberGroups.insert(target)
+                    } else {
+                        group.unresolvedMembers.append(value)
+                    }
+                case .loginName:
+                    if personByLogin == nil {
+                        var exact: [String: [PersonID]] = [:]
+                        var folded: [String: [PersonID]] = [:]
+                        for person in people.values {
+                            exact[person.uid, default: []].append(person.id)
+                            folded[person.uid.lowercased(), default: []].append(person.id)
+                        }
+                        personByLogin = exact
+                        personByLoginFolded = folded
+                    }
+                    // Exact first (uids differing only in case exist), then case-insensitive if unique.
+                    if let ids = personByLogin![value], ids.count == 1 {
+                        group.memberPeople.insert(ids[0])
+                    } else if personByLogin![value] == nil, let ids = personByLoginFolded![value.lowercased()],
+                        ids.count == 1
+                    {
+                        group.memberPeople.insert(ids[0])
+                    } else {
+                        group.unresolvedMembers.append(value)
+                    }
+                }
+            }
+            if !group.unresolvedMembers.isEmpty {
+                unresolvedTotal += group.unresolvedMembers.count
+                if unresolvedExamples.count < 5 {
+                    unresolvedExamples.append("\(group.unresolvedMembers[0]) in \(group.dn)")
+                }
+            }
+            resolved[group.dn] = group
+        }
+        if unresolvedTotal > 0, config.unresolvedMembers == .fail {
+            throw LDAPError(
+                .unresolvedMember,
+                "\(unresolvedTotal) group member(s) are neither people nor groups in scope, e.g. "
+                    + unresolvedExamples.joined(separator: "; "))
+        }
+        return (resolved, unresolvedTotal)
+    }
+
+    /// Fails the read when the bind evidently cannot read the member attribute (see `MemberReadCheck`).
+    static func checkMemberReadability(
+        _ groups: [GroupRecord], connection: LDAPConnection, config: LDAPConfiguration, logger: Logger
+    ) async throws {
+        let check = config.memberReadCheck
+        let attribute = config.schema.memberAttribute
+        let bind = config.bindDN ?? "anonymous"
+        if check.requireMembersForRequiringClasses, !config.schema.classesRequiringMembers.isEmpty {
+            let hidden = groups.filter {
+                !$0.memberAttributePresent && !$0.objectClasses.isDisjoint(with: config.schema.classesRequiringMembers)
+            }
+            if let first = hidden.first {
+                throw LDAPError(
+                    .memberAttributeUnreadable,
+                    "\(hidden.count) group(s), e.g. \(first.dn), came back without \(attribute) although their object "
+                        + "class requires it: \(bind) cannot read \(attribute); grant it read access")
+            }
+        }
+        if check.compareProbe, let probe = groups.first(where: { !$0.memberAttributePresent }) {
+            // The asserted value must be syntactically valid (a DN for `member`), or the server
+            // answers invalidSyntax. The group's own DN is a valid DN that is normally not a member.
+            let value = config.schema.memberValue == .dn ? probe.dn.original : "accesssync-read-probe"
+            let present: Bool
+            do {
+                present = try await connection.compare(dn: probe.dn.original, attribute: attribute, value: Array(value.utf8))
+            } catch let error as LDAPError where error.resultCode == 16 {
+                // noSuchAttribute: the group really has no members, and the bind could see that.
+                return try finishEmptyChecks(groups, check: check, attribute: attribute, bind: bind)
+            } catch let error as LDAPError where error.resultCode == 50 {
+                throw LDAPError(
+                    .memberAttributeUnreadable,
+                    "\(bind) may not read \(attribute) of \(probe.dn) (compare probe denied): membership is hidden",
+                    resultCode: error.resultCode, serverMessage: error.serverMessage)
+            }
+            // compareTrue proves hidden values. compareFalse means "has values, none equal" on
+            // OpenLDAP (an absent attribute answers noSuchAttribute), but Active Directory answers
+            // false for an absent attribute too, so there it proves nothing.
+            if present || config.schema.kind != .activeDirectory {
+                throw LDAPError(
+                    .memberAttributeUnreadable,
+                    "\(probe.dn) holds \(attribute) values (compare probe) but the search did not return them: "
+                        + "\(bind) cannot read \(attribute)")
+            }
+        }
+        try finishEmptyChecks(groups, check: check, attribute: attribute, bind: bind)
+    }
+
+    private static func finishEmptyChecks(
+        _ groups: [GroupRecord], check: MemberReadCheck, attribute: String, bind: String
+    ) throws(LDAPError) {
+        if check.rejectAllGroupsEmpty, groups.count >= max(1, check.minimumGroupsForEmptyCheck),
+            groups.allSatisfy({ $0.members.values.isEmpty })
+        {
+            throw LDAPError(
+                .memberAttributeUnreadable,
+                "all \(groups.count) groups came back without a single \(attribute) value: \(bind) probably cannot "
+                    + "read \(attribute) (set memberReadCheck.rejectAllGroupsEmpty = false if this is real)")
+        }
+        for canary in check.canaryGroups {
+            let canaryDN = try? DistinguishedName(canary)
+            let matches = groups.filter {
+                (canaryDN != nil && $0.dn == canaryDN!) || $0.name.lowercased() == canary.lowercased()
+            }
+            guard !matches.isEmpty else {
+                throw LDAPError(.memberAttributeUnreadable, "the canary group \(canary) was not found")
+            }
+            if matches.allSatisfy({ $0.members.values.isEmpty }) {
+                throw LDAPError(
+                    .memberAttributeUnreadable,
+                    "the canary group \(canary) came back without members: \(bind) probably cannot read \(attribute)")
+            }
+        }
+    }
+
+    static func parseDN(_ text: String) throws(LDAPError) -> DistinguishedName {
+        do {
+            return try DistinguishedName(text)
+        } catch {
+            throw LDAPError(.invalidEntry, "the server returned an unparseable DN: \(error.description)")
+        }
+    }
+
+    private static func unique(_ names: [String]) -> [String] {
+        var seen: Set<String> = []
+        return names.filter { seen.insert($0.lowercased()).inserted }
+    }
+}
+
+/// A snapshot and what the reader noticed on the way.
+public struct DirectoryRead: Sendable {
+    public var snapshot: DirectorySnapshot
+    public var report: Report
+
+    public struct Report: Sendable, Hashable {
+        public var peopleEntries = 0
+        public var groupEntries = 0
+        public var pages = 0
+        /// Continuation references (searchResultReference) skipped without being chased.
+        public var skippedReferences: [String] = []
+        /// Person entries left out (no login name), with the reason.
+        public var skippedPeople: [SkippedEntry] = []
+        public var unresolvedMembers = 0
+        public var rangedFollowUps = 0
+        /// Whole read, and the two main searches (including converting entries as they arrive).
+        public var duration: Duration = .zero
+        public var peopleSearchDuration: Duration = .zero
+        public var groupSearchDuration: Duration = .zero
+    }
+
+    public struct SkippedEntry: Sendable, Hashable {
+        public var dn: String
+        public var reason: String
+    }
+}
+
+/// A person entry converted on the connection's thread.
+struct PersonRecord: Sendable {
+    var dn: DistinguishedName
+    var person: Person?
+    var skipReason: String?
+
+    init(entry: LDAPEntry, schema: DirectorySchema, disabled: DisabledTest, nowSeconds: Double) throws(LDAPError) {
+        dn = try DirectoryReader.parseDN(entry.dn)
+        guard let rawID = entry.values(schema.identifierAttribute).first else {
+            throw LDAPError(
+                .invalidEntry,
+                "\(entry.dn) has no \(schema.identifierAttribute): the bind cannot read it or the schema mapping is wrong")
+        }
+        let id: String
+        switch schema.identifierFormat {
+        case .text:
+            id = String(decoding: rawID, as: UTF8.self)
+            guard !id.isEmpty else { throw LDAPError(.invalidEntry, "\(entry.dn) has an empty \(schema.identifierAttribute)") }
+        case .activeDirectoryGUID:
+            do {
+                id = try ObjectGUID.string(fromBytes: rawID)
+            } catch {
+                throw LDAPError(.invalidEntry, "\(entry.dn): \(error.message)")
+            }
+        }
+        let logins = entry.strings(schema.loginAttribute)
+        guard !logins.isEmpty else {
+            person = nil
+            skipReason = "no \(schema.loginAttribute)"
+            return
+        }
+        // A multi-valued uid: prefer the value naming the entry (its RDN), else the first.
+        var login = logins[0]
+        if logins.count > 1, let rdn = dn.rdns.first,
+            let named = rdn.first(where: { $0.type.asciiCaseInsensitiveEquals(schema.loginAttribute) })
+        {
+            login = logins.first { $0.lowercased() == named.value } ?? login
+        }
+        var displayName: String?
+        for attribute in schema.displayNameAttributes {
+            if let value = entry.string(attribute) {
+                displayName = value
+                break
+            }
+        }
+        person = Person(
+            id: PersonID(id), uid: login, dn: dn, displayName: displayName, mail: entry.string(schema.mailAttribute),
+            uidNumber: entry.string(schema.uidNumberAttribute).flatMap { Int($0.trimmingWhitespace()) },
+            gidNumber: entry.string(schema.gidNumberAttribute).flatMap { Int($0.trimmingWhitespace()) },
+            disabled: disabled.matches(entry, nowSeconds: nowSeconds))
+        skipReason = nil
+    }
+}
+
+/// A group entry converted on the connection's thread.
+struct GroupRecord: Sendable {
+    var dn: DistinguishedName
+    var name: String
+    var objectClasses: Set<String>
+    /// Whether the member attribute (ranged or not) was in the entry at all.
+    var memberAttributePresent: Bool
+    var members: RangedRetrieval
+
+    init(entry: LDAPEntry, schema: DirectorySchema) throws(LDAPError) {
+        dn = try DirectoryReader.parseDN(entry.dn)
+        let rdnValue = entry.dn.split(separator: ",").first.flatMap { $0.split(separator: "=", maxSplits: 1).last }
+        name = entry.string(schema.groupNameAttribute) ?? dn.leafValue ?? rdnValue.map(String.init) ?? entry.dn
+        objectClasses = Set(entry.strings("objectClass").map { $0.lowercased() })
+        let memberAttributes = entry.attributes(withBase: schema.memberAttribute)
+        memberAttributePresent = !memberAttributes.isEmpty
+        members = try RangedRetrieval(attribute: schema.memberAttribute, initial: memberAttributes)
+    }
+}
