@@ -63,6 +63,10 @@ fi
 step "render: $BIN render --directory out/org.ldif --policy policies --out out/render"
 rm -rf "$OUT/render"
 "$BIN" render --directory "$OUT/org.ldif" --policy "$REPO/policies" --out "$OUT/render"
+if [ ! -d "$OUT/render" ] || [ -z "$(find "$OUT/render" -type f -print -quit)" ]; then
+    echo "demo: render produced nothing in out/render" >&2
+    exit 1
+fi
 echo
 echo "Rendered into out/render: $(find "$OUT/render" -type f | wc -l) files."
 if [ "$KEEP" = 1 ]; then

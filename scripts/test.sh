@@ -62,7 +62,11 @@ fi
 say "starting the test environment"
 up_args=(--with-samba)
 if [ "${ACCESSSYNC_TEST_NO_SAMBA:-0}" = 1 ]; then up_args=(); fi
-scripts/testenv/up.sh "${up_args[@]}"
+if ! scripts/testenv/up.sh "${up_args[@]}"; then
+    echo "the test environment did not start (scripts/testenv/up.sh); no tests were run"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 # shellcheck disable=SC1091
 . "$ACCESSSYNC_TESTENV/env.sh"
 

@@ -45,6 +45,10 @@ public enum HubAction: Hashable, Sendable, Codable {
     case deleteGroup(name: String)
     case addGroupMembers(group: String, users: [String])
     case removeGroupMembers(group: String, users: [String])
+    /// Record an existing, unmanaged hub user as managed (`--adopt`), setting its admin flag.
+    case adoptUser(name: String, admin: Bool)
+    /// Record an existing, unmanaged hub group as managed (`--adopt`).
+    case adoptGroup(name: String)
 
     public var verb: String {
         switch self {
@@ -55,14 +59,17 @@ public enum HubAction: Hashable, Sendable, Codable {
         case .deleteGroup: "delete-group"
         case .addGroupMembers: "add-group-members"
         case .removeGroupMembers: "remove-group-members"
+        case .adoptUser: "adopt-user"
+        case .adoptGroup: "adopt-group"
         }
     }
 
     /// The hub object the change touches, for display and audit (`user/alice`, `group/ds`).
     public var objectName: String {
         switch self {
-        case .createUser(let name, _), .deleteUser(let name), .setAdmin(let name, _): "user/\(name)"
-        case .createGroup(let name), .deleteGroup(let name): "group/\(name)"
+        case .createUser(let name, _), .deleteUser(let name), .setAdmin(let name, _), .adoptUser(let name, _):
+            "user/\(name)"
+        case .createGroup(let name), .deleteGroup(let name), .adoptGroup(let name): "group/\(name)"
         case .addGroupMembers(let group, _), .removeGroupMembers(let group, _): "group/\(group)"
         }
     }
@@ -88,11 +95,15 @@ public struct Change: Hashable, Sendable, Codable, Identifiable {
     public var provenance: [Provenance]
     /// One human sentence: why this change is needed.
     public var reason: String
+    /// The person the change is for (the owner of a personal object, the person of a hub user —
+    /// executors record it in the hub-user registry), nil for shared objects.
+    public var person: PersonID?
 
     public init(
         id: String, target: ChangeTarget, removesAccess: Bool, peopleLosingAccess: Set<PersonID> = [],
-        dependsOn: [String] = [], provenance: [Provenance], reason: String
+        dependsOn: [String] = [], provenance: [Provenance], reason: String, person: PersonID? = nil
     ) {
+        self.person = person
         self.id = id
         self.target = target
         self.removesAccess = removesAccess
@@ -112,6 +123,8 @@ public struct Conflict: Hashable, Sendable, Codable {
         case ownerMismatch = "owner-mismatch"
         case unmanagedHubUser = "unmanaged-hub-user"
         case unmanagedHubGroup = "unmanaged-hub-group"
+        /// A desired object in a protected namespace (never created, changed or deleted).
+        case protectedNamespace = "protected-namespace"
     }
 
     public var ref: String

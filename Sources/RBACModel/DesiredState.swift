@@ -49,11 +49,15 @@ public struct DesiredState: Hashable, Sendable, Codable {
     public var hub: HubDesiredState
     public var entitlements: [PersonID: PersonEntitlement]
     public var diagnostics: [Diagnostic]
+    /// RBAC User subject name → person, for every person in the directory (with access or not), so
+    /// that the differ can say who loses access when a subject leaves a binding.
+    public var subjectOwners: [String: PersonID]
 
     public init(
         objects: [DesiredObject] = [], hub: HubDesiredState = HubDesiredState(),
-        entitlements: [PersonEntitlement] = [], diagnostics: [Diagnostic] = []
+        entitlements: [PersonEntitlement] = [], diagnostics: [Diagnostic] = [], subjectOwners: [String: PersonID] = [:]
     ) {
+        self.subjectOwners = subjectOwners
         self.objects = Dictionary(objects.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
         self.hub = hub
         self.entitlements = Dictionary(entitlements.map { ($0.person, $0) }, uniquingKeysWith: { first, _ in first })

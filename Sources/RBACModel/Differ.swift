@@ -16,6 +16,33 @@ public struct DiffOptions: Hashable, Sendable, Codable {
 }
 
 /// Computes the ordered, dependency-aware change set from desired and observed state. Pure.
+///
+/// Rules:
+/// - Only objects carrying both our labels (`observed.owned`) are updated or deleted; protected
+///   namespaces and their contents are never touched.
+/// - Updates happen only when managed content differs: the `ObjectSpec` (quantities by value,
+///   binding subjects as a set, LimitRange items after the API server's defaulting) and, for labels
+///   and annotations, only the keys desired plus the `accesssync.io/` keys we write. An update
+///   carries an observed `accesssync.io/adopted` annotation over so that apply never drops it.
+/// - A roleRef change is a delete then a create (the create depends on the delete).
+/// - A namespace's contents depend on the namespace's create or adopt; bindings depend on the
+///   creation of the Role they reference.
+/// - A namespace no longer desired (personal or project) is retired first: annotation
+///   `accesssync.io/retired-at` = now and quota `pods: 0` (`KubeAction.retire`), and the RoleBindings
+///   in it that name people are deleted at once; the namespace itself is deleted once
+///   retired-at + grace period < now, oldest first, at most `maxNamespaceDeletionsPerRun` per run,
+///   and never when it carries `accesssync.io/adopted`. A returning person's retired namespace is
+///   updated (the annotation and the quota return to normal).
+/// - Conflicts (reported, never fought; dependants skipped): a desired namespace still terminating,
+///   an unowned object at a desired name (adopted instead when its kind is in `adoptKinds` and it
+///   belongs to no other instance), an owner-id mismatch (a reused uid meeting a leaver's
+///   namespace, which is then retired like any namespace no one is entitled to), unmanaged hub
+///   users and groups, protected namespaces.
+/// - Hub: users are created after their namespace's changes; managed users no longer desired are
+///   deleted (stopping their server first is the executor's job); admin flags set or cleared;
+///   managed groups created, deleted and their members added or removed.
+/// - Order: every change that removes access comes first; then dependency order. Ties are broken
+///   by deletes first, kind creation rank, then id, so the order is deterministic.
 public enum Differ {
     /// - Parameters:
     ///   - hub: the hub's observed state, or nil when no hub target is configured.
@@ -23,7 +50,672 @@ public enum Differ {
         desired: DesiredState, observed: ObservedCluster, hub: HubObservedState?, settings: PlanSettings,
         options: DiffOptions = DiffOptions(), now: Date
     ) -> ChangeSet {
-        // Implemented by the foundation work (issue 2).
-        ChangeSet()
+        var builder = DiffBuilder(desired: desired, observed: observed, settings: settings, options: options, now: now)
+        builder.diffKube()
+        if let hub { builder.diffHub(hub) }
+        return ChangeSet(changes: builder.ordered(), conflicts: builder.conflicts.sorted { ($0.ref, $0.reason.rawValue) < ($1.ref, $1.reason.rawValue) })
+    }
+
+    /// Stable change id for a Kubernetes action: `kube/<verb>/<Kind>/<namespace>/<name>`.
+    public static func changeID(_ verb: String, _ ref: ObjectRef) -> String {
+        if let namespace = ref.namespace { return "kube/\(verb)/\(ref.kind.rawValue)/\(namespace)/\(ref.name)" }
+        return "kube/\(verb)/\(ref.kind.rawValue)/\(ref.name)"
+    }
+
+    /// Stable change id for a hub action: `hub/<verb>/<user|group>/<name>`.
+    public static func changeID(_ action: HubAction) -> String { "hub/\(action.verb)/\(action.objectName)" }
+
+    // MARK: - Comparison (public so that executors and reports agree with the differ)
+
+    /// True when the managed content of `observed` differs from `desired` (see the type's rules).
+    public static func needsUpdate(_ observed: ObservedObject, to desired: DesiredObject) -> Bool {
+        !metadataMatches(observed.labels, desired.labels, ignoring: [])
+            || !metadataMatches(observed.annotations, desired.annotations, ignoring: [ManagedKeys.adopted])
+            || !specMatches(observed.spec, desired.spec)
+    }
+
+    static func metadataMatches(_ observed: [String: String], _ desired: [String: String], ignoring: Set<String>) -> Bool {
+        for (key, value) in desired where observed[key] != value { return false }
+        for key in observed.keys where desired[key] == nil && !ignoring.contains(key) {
+            if key.hasPrefix(ManagedKeys.prefix) { return false }
+        }
+        return true
+    }
+
+    /// Compares managed spec content. Quantities compare by value; subjects as sorted lists;
+    /// LimitRange items after the API server's defaulting of Container items.
+    public static func specMatches(_ observed: ObjectSpec?, _ desired: ObjectSpec) -> Bool {
+        guard let observed else { return false }
+        switch (observed, desired) {
+        case (.roleBinding(let observedRef, let observedSubjects), .roleBinding(let desiredRef, let desiredSubjects)):
+            return observedRef == desiredRef && observedSubjects.sorted() == desiredSubjects.sorted()
+        case (.limitRange(let observedItems), .limitRange(let desiredItems)):
+            return observedItems.map(defaulted) == desiredItems.map(defaulted)
+        default:
+            return observed == desired
+        }
+    }
+
+    /// The API server's defaulting of a LimitRange item (`SetDefaults_LimitRangeItem`): for Container
+    /// items, `default` from `max`, then `defaultRequest` from `default`, then from `min`.
+    public static func defaulted(_ item: LimitRangeItem) -> LimitRangeItem {
+        guard item.type == .container else { return item }
+        var copy = item
+        for (key, value) in item.max where copy.default[key] == nil { copy.default[key] = value }
+        for (key, value) in copy.default where copy.defaultRequest[key] == nil { copy.defaultRequest[key] = value }
+        for (key, value) in item.min where copy.defaultRequest[key] == nil { copy.defaultRequest[key] = value }
+        return copy
+    }
+}
+
+private enum NamespaceStatus {
+    /// Exists and is ours (or will be after `change`, when a change is planned).
+    case usable(change: String?)
+    /// Blocked: its desired contents are skipped and recorded on this conflict index.
+    case blocked(conflict: Int)
+}
+
+private struct DiffBuilder {
+    let desired: DesiredState
+    let observed: ObservedCluster
+    let settings: PlanSettings
+    let options: DiffOptions
+    let now: Date
+
+    var changes: [String: Change] = [:]
+    var conflicts: [Conflict] = []
+    /// Namespace → status for desired namespaces.
+    var namespaceStatus: [String: NamespaceStatus] = [:]
+    /// Person → ids of changes in their personal namespace that their hub user must wait for.
+    var personalChanges: [PersonID: [String]] = [:]
+    /// People whose personal namespace has a conflict or skipped object (no hub user yet).
+    var blockedPeople: [PersonID: Int] = [:]
+
+    init(desired: DesiredState, observed: ObservedCluster, settings: PlanSettings, options: DiffOptions, now: Date) {
+        self.desired = desired
+        self.observed = observed
+        self.settings = settings
+        self.options = options
+        self.now = now
+    }
+
+    var protected: Set<String> { settings.protectedNamespaces }
+
+    mutating func add(_ change: Change) {
+        precondition(changes[change.id] == nil, "duplicate change id \(change.id)")
+        var change = change
+        if change.person == nil {
+            switch change.target {
+            case .kube(let action):
+                switch action {
+                case .create(let object), .update(_, let object), .adopt(_, let object):
+                    change.person = object.owner
+                case .delete(let object), .retire(let object, _):
+                    change.person = object.annotations[ManagedKeys.ownerID].map { PersonID($0) }
+                }
+            case .hub(let action):
+                switch action {
+                case .createUser(let name, _), .setAdmin(let name, _), .adoptUser(let name, _):
+                    change.person = desired.hub.users[name]?.person
+                case .deleteUser:
+                    change.person = change.peopleLosingAccess.first
+                default:
+                    break
+                }
+            }
+        }
+        changes[change.id] = change
+    }
+
+    mutating func conflict(_ ref: String, _ reason: Conflict.Reason, _ detail: String) -> Int {
+        conflicts.append(Conflict(ref: ref, reason: reason, detail: detail))
+        return conflicts.count - 1
+    }
+
+    mutating func skip(_ id: String, onConflict index: Int, owner: PersonID?) {
+        conflicts[index].skippedChanges.append(id)
+        if let owner, blockedPeople[owner] == nil { blockedPeople[owner] = index }
+    }
+
+    // MARK: - People losing access
+
+    func person(forSubject subject: Subject, ownerAnnotation: String?) -> PersonID? {
+        switch subject.kind {
+        case .serviceAccount: return nil
+        case .group: return PersonID("group:\(subject.name)")
+        case .user:
+            if let known = desired.subjectOwners[subject.name] { return known }
+            if let ownerAnnotation { return PersonID(ownerAnnotation) }
+            return PersonID("subject:\(subject.name)")
+        }
+    }
+
+    func people(in subjects: [Subject], ownerAnnotation: String?) -> Set<PersonID> {
+        Set(subjects.compactMap { person(forSubject: $0, ownerAnnotation: ownerAnnotation) })
+    }
+
+    func bindingSubjects(_ spec: ObjectSpec?) -> [Subject] {
+        if case .roleBinding(_, let subjects) = spec { return subjects }
+        return []
+    }
+
+    // MARK: - Kubernetes
+
+    mutating func diffKube() {
+        var desiredNamespaces: [String: DesiredObject] = [:]
+        var desiredChildren: [String: [DesiredObject]] = [:]
+        for object in desired.objects.values {
+            if object.ref.kind == .namespace {
+                desiredNamespaces[object.ref.name] = object
+            } else if let namespace = object.ref.namespace {
+                desiredChildren[namespace, default: []].append(object)
+            }
+        }
+        var ownedNamespaces: [String: ObservedObject] = [:]
+        var ownedChildren: [String: [ObservedObject]] = [:]
+        for object in observed.owned.values {
+            if object.ref.kind == .namespace {
+                ownedNamespaces[object.ref.name] = object
+            } else if let namespace = object.ref.namespace {
+                ownedChildren[namespace, default: []].append(object)
+            }
+        }
+
+        var retiring: [String: ObservedObject] = [:]
+        // Desired namespaces and their contents.
+        for name in desiredNamespaces.keys.sorted() {
+            let namespace = desiredNamespaces[name]!
+            let children = (desiredChildren[name] ?? []).sorted { $0.ref < $1.ref }
+            let status = diffNamespace(namespace, owned: ownedNamespaces[name])
+            namespaceStatus[name] = status
+            switch status {
+            case .blocked(let index):
+                skip(Differ.changeID("create", namespace.ref), onConflict: index, owner: namespace.owner)
+                for child in children {
+                    skip(Differ.changeID("create", child.ref), onConflict: index, owner: child.owner)
+                }
+                if let owned = ownedNamespaces[name], conflicts[index].reason == .ownerMismatch {
+                    retiring[name] = owned
+                }
+            case .usable(let change):
+                diffChildren(children, owned: ownedChildren[name] ?? [], namespaceChange: change, namespace: namespace)
+            }
+        }
+        // Owned namespaces no one is entitled to (or mismatched): retire, later delete.
+        for name in ownedNamespaces.keys where desiredNamespaces[name] == nil { retiring[name] = ownedNamespaces[name]! }
+        var deletable: [(Date, String)] = []
+        for name in retiring.keys.sorted() where !protected.contains(name) {
+            let namespace = retiring[name]!
+            if namespace.isTerminating { continue }
+            let owner = namespace.annotations[ManagedKeys.ownerID].map { PersonID($0) }
+            guard let retiredText = namespace.annotations[ManagedKeys.retiredAt] else {
+                var losing = Set<PersonID>()
+                if let owner { losing.insert(owner) }
+                add(
+                    Change(
+                        id: Differ.changeID("retire", namespace.ref), target: .kube(.retire(namespace, at: now)),
+                        removesAccess: true, peopleLosingAccess: losing, provenance: [Provenance(person: owner, rule: .system("not-desired"))],
+                        reason: "retire \(namespace.ref): no one is entitled to it any more; new pods stop, data is kept "
+                            + "until the grace period ends"))
+                revokeBindings(in: name, owned: ownedChildren[name] ?? [])
+                continue
+            }
+            let retiredAt = Timestamp.parse(retiredText)
+            if let retiredAt, namespace.annotations[ManagedKeys.adopted] == nil,
+                retiredAt.addingTimeInterval(settings.retirementGracePeriod) < now
+            {
+                deletable.append((retiredAt, name))
+            } else {
+                revokeBindings(in: name, owned: ownedChildren[name] ?? [])
+            }
+        }
+        deletable.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+        for (index, (retiredAt, name)) in deletable.enumerated() {
+            let namespace = retiring[name]!
+            guard index < settings.maxNamespaceDeletionsPerRun else {
+                revokeBindings(in: name, owned: ownedChildren[name] ?? [])
+                continue
+            }
+            let owner = namespace.annotations[ManagedKeys.ownerID].map { PersonID($0) }
+            add(
+                Change(
+                    id: Differ.changeID("delete", namespace.ref), target: .kube(.delete(namespace)), removesAccess: false,
+                    provenance: [Provenance(person: owner, rule: .system("retirement-grace-period-over"))],
+                    reason: "delete \(namespace.ref): retired at \(Timestamp.format(retiredAt)), grace period over"))
+        }
+        // Owned objects in namespaces neither desired nor owned by us (e.g. an adopted namespace
+        // whose labels were removed): plain deletes of what is no longer desired.
+        for name in ownedChildren.keys.sorted()
+        where desiredNamespaces[name] == nil && ownedNamespaces[name] == nil && !protected.contains(name) {
+            if observed.allNamespaces[name]?.isTerminating == true { continue }
+            let wanted = Set((desiredChildren[name] ?? []).map(\.ref))
+            for object in ownedChildren[name]!.sorted(by: { $0.ref < $1.ref }) where !wanted.contains(object.ref) {
+                deleteObject(object)
+            }
+        }
+    }
+
+    /// Deletes the RoleBindings naming people in a namespace being retired (or already retired).
+    mutating func revokeBindings(in namespace: String, owned: [ObservedObject]) {
+        for object in owned.sorted(by: { $0.ref < $1.ref }) where object.ref.kind == .roleBinding {
+            let subjects = bindingSubjects(object.spec)
+            if object.spec == nil || subjects.contains(where: { $0.kind != .serviceAccount }) {
+                deleteObject(object)
+            }
+        }
+    }
+
+    mutating func deleteObject(_ object: ObservedObject) {
+        guard !object.isTerminating else { return }
+        let subjects = bindingSubjects(object.spec)
+        let losing = people(in: subjects, ownerAnnotation: object.annotations[ManagedKeys.ownerID])
+        let owner = object.annotations[ManagedKeys.ownerID].map { PersonID($0) }
+        add(
+            Change(
+                id: Differ.changeID("delete", object.ref), target: .kube(.delete(object)),
+                removesAccess: object.ref.kind == .roleBinding && !losing.isEmpty, peopleLosingAccess: losing,
+                provenance: [Provenance(person: owner, rule: .system("not-desired"))],
+                reason: "delete \(object.ref): no longer desired"))
+    }
+
+    mutating func diffNamespace(_ namespace: DesiredObject, owned: ObservedObject?) -> NamespaceStatus {
+        let name = namespace.ref.name
+        let refText = namespace.ref.description
+        if protected.contains(name) {
+            return .blocked(conflict: conflict(refText, .protectedNamespace, "namespace \(name) is protected; AccessSync never manages it"))
+        }
+        if let owned {
+            if owned.isTerminating {
+                return .blocked(conflict: conflict(
+                    refText, .namespaceTerminating,
+                    "namespace \(name) is still terminating; its contents are created on a later run"))
+            }
+            let observedOwner = owned.annotations[ManagedKeys.ownerID]
+            let desiredOwner = namespace.annotations[ManagedKeys.ownerID]
+            if observedOwner != desiredOwner {
+                return .blocked(conflict: conflict(
+                    refText, .ownerMismatch,
+                    "namespace \(name) belongs to \(observedOwner ?? "no person") but is desired for \(desiredOwner ?? "a project"); "
+                        + "it is retired and deleted after the grace period before it can be reused"))
+            }
+            if Differ.needsUpdate(owned, to: namespace) {
+                let id = Differ.changeID("update", namespace.ref)
+                add(
+                    Change(
+                        id: id, target: .kube(.update(from: owned, to: carryOver(owned, namespace))), removesAccess: false,
+                        provenance: namespace.provenance,
+                        reason: owned.annotations[ManagedKeys.retiredAt] != nil
+                            ? "update \(namespace.ref): entitled again, no longer retired"
+                            : "update \(namespace.ref): labels or annotations differ"))
+                notePersonal(namespace.owner, id)
+                // Contents of a retired namespace wait for it to be un-retired.
+                return .usable(change: owned.annotations[ManagedKeys.retiredAt] != nil ? id : nil)
+            }
+            return .usable(change: nil)
+        }
+        if let existing = observed.allNamespaces[name] {
+            if existing.isTerminating {
+                return .blocked(conflict: conflict(
+                    refText, .namespaceTerminating,
+                    "namespace \(name) is still terminating; it is created on a later run"))
+            }
+            if existing.labels[ManagedKeys.managedBy] == ManagedKeys.managedByValue,
+                let instance = existing.labels[ManagedKeys.instance], instance != settings.instance
+            {
+                return .blocked(conflict: conflict(
+                    refText, .unownedObject, "namespace \(name) belongs to AccessSync instance \"\(instance)\""))
+            }
+            if options.adoptKinds.contains(.namespace) {
+                return .usable(change: adopt(existing, namespace))
+            }
+            return .blocked(conflict: conflict(
+                refText, .unownedObject,
+                "namespace \(name) exists without AccessSync's labels; adopt it with --adopt or remove it"))
+        }
+        let id = Differ.changeID("create", namespace.ref)
+        add(Change(id: id, target: .kube(.create(namespace)), removesAccess: false, provenance: namespace.provenance,
+                   reason: "create \(namespace.ref): \(Self.why(namespace))"))
+        notePersonal(namespace.owner, id)
+        return .usable(change: id)
+    }
+
+    static func why(_ object: DesiredObject) -> String {
+        let summary = Planner.provenanceSummary(object.provenance)
+        return summary.isEmpty ? "desired" : "desired by \(summary)"
+    }
+
+    mutating func notePersonal(_ owner: PersonID?, _ id: String) {
+        if let owner { personalChanges[owner, default: []].append(id) }
+    }
+
+    func carryOver(_ observed: ObservedObject, _ desired: DesiredObject) -> DesiredObject {
+        guard let adopted = observed.annotations[ManagedKeys.adopted], desired.annotations[ManagedKeys.adopted] == nil else {
+            return desired
+        }
+        var copy = desired
+        copy.annotations[ManagedKeys.adopted] = adopted
+        return copy
+    }
+
+    mutating func adopt(_ existing: ObservedObject, _ desired: DesiredObject, dependsOn: [String] = []) -> String {
+        var target = desired
+        target.annotations[ManagedKeys.adopted] = "true"
+        let id = Differ.changeID("adopt", desired.ref)
+        add(
+            Change(
+                id: id, target: .kube(.adopt(from: existing, to: target)), removesAccess: false, dependsOn: dependsOn,
+                provenance: desired.provenance, reason: "adopt \(desired.ref): exists without AccessSync's labels (--adopt)"))
+        notePersonal(desired.owner, id)
+        return id
+    }
+
+    mutating func diffChildren(
+        _ children: [DesiredObject], owned: [ObservedObject], namespaceChange: String?, namespace: DesiredObject
+    ) {
+        let ownedByRef = Dictionary(owned.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
+        let base = namespaceChange.map { [$0] } ?? []
+        // Roles first, so bindings can depend on (or be skipped with) them.
+        var roleChanges: [String: String] = [:]
+        var blockedRoles: [String: Int] = [:]
+        let ordered = children.sorted { ($0.ref.kind.creationRank, $0.ref.name) < ($1.ref.kind.creationRank, $1.ref.name) }
+        for object in ordered {
+            var dependsOn = base
+            if case .roleBinding(let roleRef, _) = object.spec, roleRef.kind == .role {
+                if let index = blockedRoles[roleRef.name] {
+                    skip(Differ.changeID("create", object.ref), onConflict: index, owner: object.owner)
+                    continue
+                }
+                if let roleChange = roleChanges[roleRef.name] { dependsOn.append(roleChange) }
+            }
+            if let current = ownedByRef[object.ref] {
+                if current.isTerminating { continue }
+                if case .roleBinding(let oldRef, let oldSubjects) = current.spec,
+                    case .roleBinding(let newRef, let newSubjects) = object.spec, oldRef != newRef
+                {
+                    let deleteID = Differ.changeID("delete", current.ref)
+                    let losing = people(in: oldSubjects, ownerAnnotation: current.annotations[ManagedKeys.ownerID])
+                        .subtracting(people(in: newSubjects, ownerAnnotation: object.annotations[ManagedKeys.ownerID]))
+                    add(
+                        Change(
+                            id: deleteID, target: .kube(.delete(current)),
+                            removesAccess: oldSubjects.contains { $0.kind != .serviceAccount }, peopleLosingAccess: losing,
+                            provenance: object.provenance,
+                            reason: "delete \(current.ref): roleRef changes from \(oldRef.kind.rawValue) \(oldRef.name) "
+                                + "to \(newRef.kind.rawValue) \(newRef.name) (immutable; re-created)"))
+                    let createID = Differ.changeID("create", object.ref)
+                    add(
+                        Change(
+                            id: createID, target: .kube(.create(object)), removesAccess: false, dependsOn: dependsOn + [deleteID],
+                            provenance: object.provenance, reason: "create \(object.ref): re-created with the new roleRef"))
+                    notePersonal(object.owner, createID)
+                    continue
+                }
+                if Differ.needsUpdate(current, to: object) {
+                    let id = Differ.changeID("update", object.ref)
+                    let oldSubjects = bindingSubjects(current.spec)
+                    let newSubjects = bindingSubjects(object.spec)
+                    let losing = people(in: oldSubjects, ownerAnnotation: current.annotations[ManagedKeys.ownerID])
+                        .subtracting(people(in: newSubjects, ownerAnnotation: object.annotations[ManagedKeys.ownerID]))
+                    let removed = Set(oldSubjects).subtracting(newSubjects).contains { $0.kind != .serviceAccount }
+                    add(
+                        Change(
+                            id: id, target: .kube(.update(from: current, to: carryOver(current, object))),
+                            removesAccess: removed, peopleLosingAccess: losing,
+                            dependsOn: removed ? [] : dependsOn,
+                            provenance: object.provenance,
+                            reason: removed
+                                ? "update \(object.ref): subjects removed"
+                                : "update \(object.ref): managed content differs"))
+                    notePersonal(object.owner, id)
+                }
+                continue
+            }
+            if let unowned = observed.unownedAtDesiredNames[object.ref] {
+                let otherInstance = unowned.labels[ManagedKeys.managedBy] == ManagedKeys.managedByValue
+                    && unowned.labels[ManagedKeys.instance] != settings.instance
+                if options.adoptKinds.contains(object.ref.kind), !otherInstance {
+                    let id = adopt(unowned, object, dependsOn: dependsOn)
+                    if object.ref.kind == .role { roleChanges[object.ref.name] = id }
+                    continue
+                }
+                let index = conflict(
+                    object.ref.description, .unownedObject,
+                    otherInstance
+                        ? "\(object.ref) belongs to AccessSync instance \"\(unowned.labels[ManagedKeys.instance] ?? "")\""
+                        : "\(object.ref) exists without AccessSync's labels; adopt it with --adopt or remove it")
+                skip(Differ.changeID("create", object.ref), onConflict: index, owner: object.owner)
+                if object.ref.kind == .role { blockedRoles[object.ref.name] = index }
+                continue
+            }
+            let id = Differ.changeID("create", object.ref)
+            add(
+                Change(
+                    id: id, target: .kube(.create(object)), removesAccess: false, dependsOn: dependsOn,
+                    provenance: object.provenance, reason: "create \(object.ref): \(Self.why(object))"))
+            notePersonal(object.owner, id)
+            if object.ref.kind == .role { roleChanges[object.ref.name] = id }
+        }
+        let wanted = Set(children.map(\.ref))
+        for object in owned.sorted(by: { $0.ref < $1.ref }) where !wanted.contains(object.ref) {
+            deleteObject(object)
+        }
+    }
+
+    // MARK: - Hub
+
+    mutating func diffHub(_ hub: HubObservedState) {
+        var deletedUsers = Set<String>()
+        var existingAfter = Set(hub.users.keys)
+        // Revocations: managed users not desired for the same person.
+        for name in hub.users.keys.sorted() {
+            guard let person = hub.managedUsers[name] else { continue }
+            if let wanted = desired.hub.users[name], wanted.person == person { continue }
+            let action = HubAction.deleteUser(name: name)
+            add(
+                Change(
+                    id: Differ.changeID(action), target: .hub(action), removesAccess: true, peopleLosingAccess: [person],
+                    provenance: [Provenance(person: person, rule: .system("not-desired"))],
+                    reason: "delete hub user \(name): no longer entitled to hub access"))
+            deletedUsers.insert(name)
+            existingAfter.remove(name)
+        }
+        for name in desired.hub.users.keys.sorted() {
+            let user = desired.hub.users[name]!
+            if let current = hub.users[name] {
+                if let managedFor = hub.managedUsers[name] {
+                    if managedFor != user.person {
+                        let index = conflict(
+                            "user/\(name)", .ownerMismatch,
+                            "hub user \(name) was created for \(managedFor.rawValue) and is now desired for \(user.person.rawValue); "
+                                + "the old user is deleted and the new one is created on a later run")
+                        skip(Differ.changeID(.createUser(name: name, admin: user.admin)), onConflict: index, owner: nil)
+                        continue
+                    }
+                    if current.admin != user.admin {
+                        let action = HubAction.setAdmin(name: name, admin: user.admin)
+                        add(
+                            Change(
+                                id: Differ.changeID(action), target: .hub(action), removesAccess: !user.admin,
+                                peopleLosingAccess: user.admin ? [] : [user.person], provenance: user.provenance,
+                                reason: user.admin ? "make \(name) a hub admin" : "\(name) is no longer a hub admin"))
+                    }
+                } else if options.adoptHubUsers {
+                    let action = HubAction.adoptUser(name: name, admin: user.admin)
+                    add(
+                        Change(
+                            id: Differ.changeID(action), target: .hub(action),
+                            removesAccess: current.admin && !user.admin,
+                            peopleLosingAccess: current.admin && !user.admin ? [user.person] : [],
+                            dependsOn: current.admin && !user.admin ? [] : personalChanges[user.person] ?? [],
+                            provenance: user.provenance, reason: "adopt hub user \(name) (--adopt)"))
+                } else {
+                    _ = conflict(
+                        "user/\(name)", .unmanagedHubUser,
+                        "hub user \(name) exists but was not created by AccessSync; adopt it with --adopt")
+                }
+                continue
+            }
+            let action = HubAction.createUser(name: name, admin: user.admin)
+            if let index = blockedPeople[user.person] {
+                skip(Differ.changeID(action), onConflict: index, owner: nil)
+                continue
+            }
+            add(
+                Change(
+                    id: Differ.changeID(action), target: .hub(action), removesAccess: false,
+                    dependsOn: personalChanges[user.person] ?? [], provenance: user.provenance,
+                    reason: "create hub user \(name)\(user.admin ? " (admin)" : ""): \(Planner.provenanceSummary(user.provenance))"))
+            existingAfter.insert(name)
+        }
+        // Groups.
+        func personFor(_ user: String) -> PersonID? { desired.hub.users[user]?.person ?? hub.managedUsers[user] }
+        for name in hub.groups.keys.sorted() where desired.hub.groups[name] == nil && hub.managedGroups.contains(name) {
+            let action = HubAction.deleteGroup(name: name)
+            let losing = Set(hub.groups[name]!.compactMap(personFor))
+            add(
+                Change(
+                    id: Differ.changeID(action), target: .hub(action), removesAccess: !hub.groups[name]!.isEmpty,
+                    peopleLosingAccess: losing, provenance: [Provenance(rule: .system("not-desired"))],
+                    reason: "delete hub group \(name): no longer mirrored"))
+        }
+        for name in desired.hub.groups.keys.sorted() {
+            let group = desired.hub.groups[name]!
+            var base: [String] = []
+            var current: Set<String> = []
+            if let observedMembers = hub.groups[name] {
+                current = observedMembers
+                if !hub.managedGroups.contains(name) {
+                    if options.adoptHubGroups {
+                        let action = HubAction.adoptGroup(name: name)
+                        add(
+                            Change(
+                                id: Differ.changeID(action), target: .hub(action), removesAccess: false,
+                                provenance: group.provenance, reason: "adopt hub group \(name) (--adopt)"))
+                        base = [Differ.changeID(action)]
+                    } else {
+                        _ = conflict(
+                            "group/\(name)", .unmanagedHubGroup,
+                            "hub group \(name) exists but was not created by AccessSync; adopt it with --adopt")
+                        continue
+                    }
+                }
+            } else {
+                let action = HubAction.createGroup(name: name)
+                add(
+                    Change(
+                        id: Differ.changeID(action), target: .hub(action), removesAccess: false,
+                        provenance: group.provenance, reason: "create hub group \(name)"))
+                base = [Differ.changeID(action)]
+            }
+            let toRemove = current.subtracting(group.members).subtracting(deletedUsers).sorted()
+            if !toRemove.isEmpty {
+                let action = HubAction.removeGroupMembers(group: name, users: toRemove)
+                add(
+                    Change(
+                        id: Differ.changeID(action), target: .hub(action), removesAccess: true,
+                        peopleLosingAccess: Set(toRemove.compactMap(personFor)),
+                        provenance: group.provenance, reason: "remove \(toRemove.count) member(s) from hub group \(name)"))
+            }
+            let toAdd = group.members.subtracting(current).filter { existingAfter.contains($0) }.sorted()
+            if !toAdd.isEmpty {
+                let action = HubAction.addGroupMembers(group: name, users: toAdd)
+                var dependsOn = base
+                for user in toAdd where hub.users[user] == nil {
+                    dependsOn.append(Differ.changeID(.createUser(name: user, admin: desired.hub.users[user]?.admin ?? false)))
+                }
+                add(
+                    Change(
+                        id: Differ.changeID(action), target: .hub(action), removesAccess: false, dependsOn: dependsOn,
+                        provenance: group.provenance, reason: "add \(toAdd.count) member(s) to hub group \(name)"))
+            }
+        }
+    }
+
+    // MARK: - Order
+
+    /// Revocations first, then a topological order of the rest; ties by (delete first, kind rank, id).
+    func ordered() -> [Change] {
+        func key(_ change: Change) -> OrderKey {
+            var isDelete = 1
+            var rank = 10
+            switch change.target {
+            case .kube(let action):
+                if case .delete = action { isDelete = 0 }
+                rank = action.ref.kind.creationRank
+            case .hub(let action):
+                if case .deleteUser = action { isDelete = 0 }
+                if case .deleteGroup = action { isDelete = 0 }
+            }
+            return OrderKey(revocation: change.removesAccess ? 0 : 1, delete: isDelete, rank: rank, id: change.id)
+        }
+        var indegree: [String: Int] = [:]
+        var dependants: [String: [String]] = [:]
+        for change in changes.values {
+            let deps = Set(change.dependsOn).filter { changes[$0] != nil }
+            indegree[change.id] = deps.count
+            for dep in deps { dependants[dep, default: []].append(change.id) }
+        }
+        var heap = Heap<OrderKey>()
+        for change in changes.values where indegree[change.id] == 0 { heap.push(key(change)) }
+        var result: [Change] = []
+        result.reserveCapacity(changes.count)
+        while let next = heap.pop() {
+            let change = changes[next.id]!
+            result.append(change)
+            for dependant in dependants[change.id] ?? [] {
+                indegree[dependant]! -= 1
+                if indegree[dependant] == 0 { heap.push(key(changes[dependant]!)) }
+            }
+        }
+        precondition(result.count == changes.count, "dependency cycle among planned changes")
+        return result
+    }
+}
+
+struct OrderKey: Comparable {
+    var revocation: Int
+    var delete: Int
+    var rank: Int
+    var id: String
+
+    static func < (lhs: OrderKey, rhs: OrderKey) -> Bool {
+        (lhs.revocation, lhs.delete, lhs.rank, lhs.id) < (rhs.revocation, rhs.delete, rhs.rank, rhs.id)
+    }
+}
+
+/// A minimal binary min-heap.
+struct Heap<Element: Comparable> {
+    private var items: [Element] = []
+
+    mutating func push(_ element: Element) {
+        items.append(element)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            if items[child] < items[parent] {
+                items.swapAt(child, parent)
+                child = parent
+            } else {
+                break
+            }
+        }
+    }
+
+    mutating func pop() -> Element? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < items.count, items[left] < items[smallest] { smallest = left }
+            if right < items.count, items[right] < items[smallest] { smallest = right }
+            if smallest == parent { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return top
     }
 }

@@ -93,62 +93,139 @@ public struct ExpandedMembership: Hashable, Sendable {
 }
 
 public enum MembershipExpansion {
-    /// Expands nested groups. Cycles do not loop: each cycle is reported once with its path, and the
-    /// members of every group on the cycle are the union over the cycle (which is what LDAP's
-    /// in-chain matching rule returns).
+    /// Expands nested groups for every group. Cycles do not loop: each strongly connected set of
+    /// groups is reported once as a closed path, and the members of every group on a cycle are the
+    /// union over the cycle (which is what LDAP's in-chain matching rule returns).
+    ///
+    /// Cost is the sum of all groups' transitive sizes; planning uses `members(of:in:)` for the
+    /// granted groups only.
     public static func expand(_ snapshot: DirectorySnapshot) -> ExpandedMembership {
         var people: [DistinguishedName: Set<PersonID>] = [:]
         var paths: [DistinguishedName: [PersonID: [DistinguishedName]]] = [:]
-        var cycles: [[DistinguishedName]] = []
-        var cycleKeys: Set<[DistinguishedName]> = []
-        var missing: [ExpandedMembership.MissingNestedGroup] = []
-
-        let groupDNs = snapshot.groups.keys.sorted()
-        for dn in groupDNs {
-            let group = snapshot.groups[dn]!
-            for member in group.memberGroups.sorted() where snapshot.groups[member] == nil {
-                missing.append(.init(parent: dn, member: member))
-            }
-        }
-
-        // Breadth-first from each group gives shortest provenance paths and finds cycles.
-        for root in groupDNs {
-            var found: [PersonID: [DistinguishedName]] = [:]
-            var visited: Set<DistinguishedName> = [root]
-            var queue: [[DistinguishedName]] = [[root]]
-            var head = 0
-            while head < queue.count {
-                let path = queue[head]
-                head += 1
-                let current = path.last!
-                guard let group = snapshot.groups[current] else { continue }
-                for person in group.memberPeople where found[person] == nil {
-                    found[person] = path
-                }
-                for child in group.memberGroups.sorted() {
-                    if child == root {
-                        let cycle = path + [root]
-                        let key = canonicalCycle(cycle)
-                        if cycleKeys.insert(key).inserted { cycles.append(key) }
-                        continue
-                    }
-                    if visited.insert(child).inserted, snapshot.groups[child] != nil {
-                        queue.append(path + [child])
-                    }
-                }
-            }
+        for root in snapshot.groups.keys.sorted() {
+            let found = members(of: root, in: snapshot)
             people[root] = Set(found.keys)
             paths[root] = found
         }
-        cycles.sort { $0.map(\.normalized).joined(separator: "|") < $1.map(\.normalized).joined(separator: "|") }
-        return ExpandedMembership(people: people, paths: paths, cycles: cycles, missingNestedGroups: missing)
+        return ExpandedMembership(
+            people: people, paths: paths, cycles: cycles(in: snapshot),
+            missingNestedGroups: missingNestedGroups(in: snapshot))
     }
 
-    /// Rotates a closed cycle so it starts at its smallest DN, so each cycle is reported once.
-    static func canonicalCycle(_ cycle: [DistinguishedName]) -> [DistinguishedName] {
-        let open = Array(cycle.dropLast())
-        guard let minIndex = open.indices.min(by: { open[$0] < open[$1] }) else { return cycle }
-        let rotated = Array(open[minIndex...] + open[..<minIndex])
-        return rotated + [rotated[0]]
+    /// Nested group DNs that do not exist in the snapshot, sorted.
+    public static func missingNestedGroups(in snapshot: DirectorySnapshot) -> [ExpandedMembership.MissingNestedGroup] {
+        var missing: [ExpandedMembership.MissingNestedGroup] = []
+        for dn in snapshot.groups.keys.sorted() {
+            for member in snapshot.groups[dn]!.memberGroups.sorted() where snapshot.groups[member] == nil {
+                missing.append(.init(parent: dn, member: member))
+            }
+        }
+        return missing
+    }
+
+    /// Every person reachable from `root`, with the shortest chain of groups from `root` down to the
+    /// group that lists the person directly (ties broken by DN order, so the result is deterministic).
+    /// Path arrays are shared between people found through the same group.
+    public static func members(
+        of root: DistinguishedName, in snapshot: DirectorySnapshot
+    ) -> [PersonID: [DistinguishedName]] {
+        guard snapshot.groups[root] != nil else { return [:] }
+        var found: [PersonID: [DistinguishedName]] = [:]
+        var visited: Set<DistinguishedName> = [root]
+        var queue: [[DistinguishedName]] = [[root]]
+        var head = 0
+        while head < queue.count {
+            let path = queue[head]
+            head += 1
+            guard let group = snapshot.groups[path[path.count - 1]] else { continue }
+            for person in group.memberPeople where found[person] == nil {
+                found[person] = path
+            }
+            let children = group.memberGroups.count > 1 ? group.memberGroups.sorted() : Array(group.memberGroups)
+            for child in children where snapshot.groups[child] != nil && visited.insert(child).inserted {
+                queue.append(path + [child])
+            }
+        }
+        return found
+    }
+
+    /// One closed path (first == last, starting at its smallest DN) for every strongly connected set
+    /// of groups (Tarjan's algorithm, iterative), including a group that contains itself. Sorted.
+    public static func cycles(in snapshot: DirectorySnapshot) -> [[DistinguishedName]] {
+        let dns = snapshot.groups.keys.sorted()
+        var indexOf: [DistinguishedName: Int] = [:]
+        indexOf.reserveCapacity(dns.count)
+        for (i, dn) in dns.enumerated() { indexOf[dn] = i }
+        let edges: [[Int]] = dns.map { dn in
+            snapshot.groups[dn]!.memberGroups.compactMap { indexOf[$0] }.sorted()
+        }
+        let n = dns.count
+        var index = [Int](repeating: -1, count: n)
+        var low = [Int](repeating: 0, count: n)
+        var onStack = [Bool](repeating: false, count: n)
+        var stack: [Int] = []
+        var counter = 0
+        var components: [[Int]] = []
+        for start in 0..<n where index[start] < 0 {
+            var work: [(node: Int, edge: Int)] = [(start, 0)]
+            index[start] = counter; low[start] = counter; counter += 1
+            stack.append(start); onStack[start] = true
+            while let (node, edge) = work.last {
+                if edge < edges[node].count {
+                    work[work.count - 1].edge += 1
+                    let next = edges[node][edge]
+                    if index[next] < 0 {
+                        index[next] = counter; low[next] = counter; counter += 1
+                        stack.append(next); onStack[next] = true
+                        work.append((next, 0))
+                    } else if onStack[next] {
+                        low[node] = min(low[node], index[next])
+                    }
+                } else {
+                    work.removeLast()
+                    if let parent = work.last { low[parent.node] = min(low[parent.node], low[node]) }
+                    if low[node] == index[node] {
+                        var component: [Int] = []
+                        while true {
+                            let member = stack.removeLast()
+                            onStack[member] = false
+                            component.append(member)
+                            if member == node { break }
+                        }
+                        if component.count > 1 || edges[node].contains(node) { components.append(component) }
+                    }
+                }
+            }
+        }
+        var cycles: [[DistinguishedName]] = []
+        for component in components {
+            let members = Set(component)
+            let start = component.min()!
+            // Shortest path inside the component from start back to start (BFS with parents).
+            var parent: [Int: Int] = [:]
+            var queue = [start]
+            var head = 0
+            var closing: Int?
+            search: while head < queue.count {
+                let node = queue[head]
+                head += 1
+                for next in edges[node] where members.contains(next) {
+                    if next == start { closing = node; break search }
+                    if parent[next] == nil { parent[next] = node; queue.append(next) }
+                }
+            }
+            guard var node = closing else { continue }
+            var path = [start]
+            while node != start {
+                path.append(node)
+                node = parent[node]!
+            }
+            path.append(start)
+            // path is start ← ... reversed: start, last, ..., first, start; reverse the middle.
+            let cycle = [start] + path.dropFirst().dropLast().reversed() + [start]
+            cycles.append(cycle.map { dns[$0] })
+        }
+        cycles.sort { $0.map(\.normalized).joined(separator: "|") < $1.map(\.normalized).joined(separator: "|") }
+        return cycles
     }
 }

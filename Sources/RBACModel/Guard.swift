@@ -10,11 +10,16 @@ public struct GuardThresholds: Hashable, Sendable, Codable {
     public var maxDirectoryShrinkPercent: Double
     /// Newly granted privileged role templates (bindings to privileged templates created).
     public var maxNewPrivilegedBindings: Int
+    /// Percentage limits apply only from this many people or deletions on (so that one leaver in
+    /// a ten-person team does not block every run).
+    public var percentAppliesFrom: Int
 
     public init(
         maxPeopleLosingAccess: Int = 25, maxPeopleLosingAccessPercent: Double = 10, maxDeletionsPerKind: Int = 50,
-        maxDeletionsPercent: Double = 10, maxDirectoryShrinkPercent: Double = 10, maxNewPrivilegedBindings: Int = 3
+        maxDeletionsPercent: Double = 10, maxDirectoryShrinkPercent: Double = 10, maxNewPrivilegedBindings: Int = 3,
+        percentAppliesFrom: Int = 5
     ) {
+        self.percentAppliesFrom = percentAppliesFrom
         self.maxPeopleLosingAccess = maxPeopleLosingAccess
         self.maxPeopleLosingAccessPercent = maxPeopleLosingAccessPercent
         self.maxDeletionsPerKind = maxDeletionsPerKind

@@ -173,6 +173,12 @@ public enum ManagedKeys {
     public static let podSecurityEnforce = "pod-security.kubernetes.io/enforce"
     public static let podSecurityWarn = "pod-security.kubernetes.io/warn"
     public static let podSecurityAudit = "pod-security.kubernetes.io/audit"
+    /// On RoleBindings: the role template the binding grants.
+    public static let roleTemplate = "accesssync.io/role-template"
+    /// On RoleBindings: `"true"` when the template is privileged (counted by the guard).
+    public static let privileged = "accesssync.io/privileged"
+    /// Prefix of every annotation and label key AccessSync owns besides the standard ones.
+    public static let prefix = "accesssync.io/"
 }
 
 /// An object that must exist, with why it exists.

@@ -1,15 +1,770 @@
 public import Foundation
 
 /// Computes desired state from the directory and the policy. Pure: no I/O, no clock.
+///
+/// Rules (DESIGN "Desired state"):
+/// - A person is considered when some grant's group contains them (directly or nested) or an
+///   override names them. Disabled people, people under an active suspension, and people whose
+///   names cannot be computed or collide with someone else's get nothing; the reason is recorded
+///   in their entitlement's `withheld`.
+/// - Hub access comes from grants with `hubAccess` or `hubAdmin` (an admin must be able to log in)
+///   and from overrides with `hubAccess: true`; an override with `hubAccess: false` removes it.
+///   Hub admin comes from `hubAdmin` grants and `hubAdmin: true` overrides; `hubAdmin: false` wins.
+/// - Tier: an active override's tier replaces the grants' tiers; otherwise the highest-ranked tier
+///   of all active grants reaching the person; otherwise the policy's default tier.
+/// - Per person with hub access: namespace (PSA labels from the tier, `baseline` without one),
+///   a RoleBinding for the person to the personal role template, a RoleBinding for the hub's
+///   ServiceAccount, the notebook ServiceAccount, ResourceQuota and LimitRange from the tier, and a
+///   NetworkPolicy admitting the hub and proxy pods (and the namespace's own pods).
+/// - Per project namespace (from grants and overrides): the namespace, one Role per rules
+///   template, one RoleBinding per template (User subjects sorted, or a Group subject per granting
+///   group with `projectSubjectsAsGroup`), quota and limits from the highest-ranked project tier.
+/// - Hub: users = everyone with hub access; groups from grants with `hubGroup`.
+/// - `argocd.argoproj.io/sync-options` is not part of the desired objects: only `render` adds it,
+///   so the cluster's objects never carry an annotation a sync would have to maintain.
 public enum Planner {
     /// - Parameters:
     ///   - directory: a complete directory snapshot.
     ///   - policy: the validated policy.
     ///   - settings: naming templates, instance and object options.
-    ///   - now: the instant used for expiry of grants and overrides.
+    ///   - now: the instant used for expiry of grants and overrides (expired when `expires <= now`).
     /// - Returns: desired objects and hub state with provenance, and diagnostics naming what is at fault.
     public static func plan(directory: DirectorySnapshot, policy: Policy, settings: PlanSettings, now: Date) -> DesiredState {
-        // Implemented by the foundation work (issue 2).
-        DesiredState()
+        var builder = PlanBuilder(directory: directory, policy: policy, settings: settings, now: now)
+        return builder.build()
+    }
+
+    /// The canonical summary of provenance written to the `accesssync.io/provenance` annotation:
+    /// the distinct policy rules, sorted (`grant:<id>`, `override:<id>`, `system:<name>`).
+    public static func provenanceSummary(_ provenance: [Provenance]) -> String {
+        var rules = Set<String>()
+        for item in provenance {
+            switch item.rule {
+            case .grant(let id): rules.insert("grant:\(id)")
+            case .override(let id): rules.insert("override:\(id)")
+            case .system(let name): rules.insert("system:\(name)")
+            }
+        }
+        return rules.sorted().joined(separator: ",")
+    }
+}
+
+/// Formats and parses the instants AccessSync writes into annotations (`2025-01-02T03:04:05Z`).
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+}
+
+private struct PersonAccumulator {
+    var hub: [Provenance] = []
+    var admin: [Provenance] = []
+    /// (tier, provenance) from active grants.
+    var tiers: [(Tier, Provenance)] = []
+    /// Project namespace → template → provenance.
+    var projects: [String: [String: [Provenance]]] = [:]
+    /// Hub group name → provenance.
+    var hubGroups: [String: [Provenance]] = [:]
+    var withheld: [String] = []
+    var activeOverrides: [Override] = []
+}
+
+private struct ProjectAccumulator {
+    var provenance: [Provenance] = []
+    var tiers: [(Tier, Provenance)] = []
+    /// Template → group subject names (projectSubjectsAsGroup), with provenance.
+    var groupSubjects: [String: [String: [Provenance]]] = [:]
+    var templates: Set<String> = []
+}
+
+private struct PlanBuilder {
+    let directory: DirectorySnapshot
+    let policy: Policy
+    let settings: PlanSettings
+    let now: Date
+
+    var diagnostics: [Diagnostic] = []
+    var objects: [DesiredObject] = []
+    var people: [PersonID: PersonAccumulator] = [:]
+    var projects: [String: ProjectAccumulator] = [:]
+    /// Templates that may be used (exist, valid).
+    var usableTemplates: Set<String> = []
+    var expansionCache: [DistinguishedName: [PersonID: [DistinguishedName]]] = [:]
+    var protected: Set<String> = []
+
+    init(directory: DirectorySnapshot, policy: Policy, settings: PlanSettings, now: Date) {
+        self.directory = directory
+        self.policy = policy
+        self.settings = settings
+        self.now = now
+    }
+
+    var baseLabels: [String: String] {
+        [ManagedKeys.managedBy: ManagedKeys.managedByValue, ManagedKeys.instance: settings.instance]
+    }
+
+    mutating func diagnose(_ severity: Diagnostic.Severity, _ code: String, _ subject: String, _ message: String) {
+        diagnostics.append(Diagnostic(severity: severity, code: code, subject: subject, message: message))
+    }
+
+    // MARK: - Build
+
+    mutating func build() -> DesiredState {
+        protected = settings.protectedNamespaces.union([settings.naming.hubNamespace])
+        let templateDiagnostics = Names.validateTemplates(
+            settings.naming, groupSubjectTemplate: settings.projectSubjectsAsGroup ? settings.groupSubjectTemplate : nil)
+        diagnostics += templateDiagnostics
+        let computer: NameComputer
+        do {
+            computer = try NameComputer(settings.naming)
+        } catch {
+            return DesiredState(diagnostics: diagnostics.sorted())
+        }
+        if !templateDiagnostics.isEmpty { return DesiredState(diagnostics: diagnostics.sorted()) }
+
+        checkPolicy()
+        checkDirectory()
+        let groupIndex = buildGroupIndex()
+        collectGrants(groupIndex: groupIndex)
+        collectOverrides()
+
+        // Names for everyone considered, then collisions.
+        var names: [PersonID: PersonNames] = [:]
+        var nameless: [PersonID: String] = [:]
+        for id in people.keys.sorted() {
+            guard let person = directory.people[id] else { continue }
+            do {
+                names[id] = try computer.names(for: person)
+            } catch {
+                nameless[id] = error.description
+            }
+        }
+
+        var entitlements: [PersonEntitlement] = []
+        var evaluated: [PersonID: PersonEntitlement] = [:]
+        for id in people.keys.sorted() {
+            guard let person = directory.people[id] else { continue }
+            evaluated[id] = evaluate(person: person, names: names[id], nameError: nameless[id])
+        }
+        resolveCollisions(&evaluated)
+
+        var hubUsers: [HubUserDesired] = []
+        var hubGroupMembers: [String: Set<String>] = [:]
+        for id in evaluated.keys.sorted() {
+            let entitlement = evaluated[id]!
+            entitlements.append(entitlement)
+            guard entitlement.withheld.allSatisfy({ !$0.hasPrefix("!") }) else { continue }
+            if entitlement.hubAccess, let namespace = entitlement.namespace {
+                addPersonalObjects(entitlement, namespace: namespace)
+                var provenance = entitlement.provenance["hub"] ?? []
+                provenance += entitlement.provenance["hub-admin"] ?? []
+                hubUsers.append(
+                    HubUserDesired(
+                        name: entitlement.hubUsername, admin: entitlement.hubAdmin, person: id, provenance: provenance))
+                for group in entitlement.hubGroups { hubGroupMembers[group, default: []].insert(entitlement.hubUsername) }
+            }
+        }
+        // Strip the internal "!" marker from withheld reasons.
+        entitlements = entitlements.map { entitlement in
+            var copy = entitlement
+            copy.withheld = copy.withheld.map { $0.hasPrefix("!") ? String($0.dropFirst()) : $0 }
+            return copy
+        }
+        addProjectObjects(evaluated)
+
+        var hubGroups: [HubGroupDesired] = []
+        if settings.syncHubGroups {
+            for (name, provenance) in hubGroupGrants.sorted(by: { $0.key < $1.key }) {
+                hubGroups.append(HubGroupDesired(name: name, members: hubGroupMembers[name] ?? [], provenance: provenance))
+            }
+        }
+
+        // Subject → person for the whole directory (who loses access when a subject leaves a binding).
+        var subjectOwners: [String: PersonID] = [:]
+        subjectOwners.reserveCapacity(directory.people.count)
+        for id in directory.people.keys.sorted() {
+            let person = directory.people[id]!
+            if let known = names[id] {
+                subjectOwners[known.subject] = subjectOwners[known.subject] ?? id
+                continue
+            }
+            let hub = computer.subjectUsesHubUsername ? (try? computer.hubUsername(for: person)) ?? "" : ""
+            if let subject = try? computer.subject(for: person, hubUsername: hub) {
+                if subjectOwners[subject] == nil { subjectOwners[subject] = id }
+            }
+        }
+
+        return DesiredState(
+            objects: objects, hub: HubDesiredState(users: hubUsers, groups: hubGroups), entitlements: entitlements,
+            diagnostics: diagnostics.sorted(), subjectOwners: subjectOwners)
+    }
+
+    // MARK: - Policy and directory checks
+
+    mutating func checkPolicy() {
+        let templateDiagnostics = RoleTemplateValidation.diagnostics(for: policy)
+        diagnostics += templateDiagnostics
+        let bad = Set(templateDiagnostics.map(\.subject))
+        for name in policy.roleTemplates.keys where !bad.contains("role template \(name)") {
+            usableTemplates.insert(name)
+        }
+        func checkTier(_ tier: String?, _ subject: String, _ source: PolicySource) {
+            if let tier, policy.tiers[tier] == nil {
+                diagnose(.error, "unknown-tier", subject, "names tier \"\(tier)\", which the policy does not define (\(source))")
+            }
+        }
+        func checkTemplate(_ template: String, _ subject: String, _ source: PolicySource) {
+            if policy.roleTemplates[template] == nil {
+                diagnose(
+                    .error, "unknown-role-template", subject,
+                    "names role template \"\(template)\", which the policy does not define (\(source))")
+            }
+        }
+        func checkProject(_ project: ProjectGrant, _ subject: String, _ source: PolicySource) {
+            checkTier(project.tier, subject, source)
+            for template in project.roleTemplates { checkTemplate(template, subject, source) }
+            if !Names.isValidNamespaceName(project.namespace) {
+                diagnose(
+                    .error, "invalid-name", subject,
+                    "project namespace \"\(project.namespace)\" is not a valid namespace name (RFC 1123 label) (\(source))")
+            } else if protected.contains(project.namespace) {
+                diagnose(
+                    .error, "protected-namespace", subject,
+                    "project namespace \"\(project.namespace)\" is protected and is never managed (\(source))")
+            }
+        }
+        var grantIDs = Set<String>()
+        for grant in policy.grants {
+            let subject = "grant \(grant.id)"
+            if !grantIDs.insert(grant.id).inserted {
+                diagnose(.error, "duplicate-grant-id", subject, "grant id is used more than once (\(grant.source))")
+            }
+            checkTier(grant.tier, subject, grant.source)
+            if let project = grant.project { checkProject(project, subject, grant.source) }
+        }
+        var overrideIDs = Set<String>()
+        for override in policy.overrides {
+            let subject = "override \(override.id)"
+            if !overrideIDs.insert(override.id).inserted {
+                diagnose(.error, "duplicate-override-id", subject, "override id is used more than once (\(override.source))")
+            }
+            checkTier(override.tier, subject, override.source)
+            if let project = override.project { checkProject(project, subject, override.source) }
+        }
+        if let tier = policy.defaultTier, policy.tiers[tier] == nil {
+            diagnose(.error, "unknown-tier", "policy default tier", "names tier \"\(tier)\", which the policy does not define")
+        }
+        if let template = policy.personalRoleTemplate, policy.roleTemplates[template] == nil {
+            diagnose(
+                .error, "unknown-role-template", "policy personal role template",
+                "names role template \"\(template)\", which the policy does not define")
+        }
+        if settings.hubServiceAccountRole.kind == .role, policy.roleTemplates[settings.hubServiceAccountRole.name] == nil {
+            diagnose(
+                .error, "unknown-role-template", "settings hub service account role",
+                "names role template \"\(settings.hubServiceAccountRole.name)\", which the policy does not define")
+        }
+    }
+
+    mutating func checkDirectory() {
+        for cycle in MembershipExpansion.cycles(in: directory) {
+            let names = cycle.map { directory.groups[$0]?.name ?? $0.original }
+            diagnose(
+                .warning, "group-cycle", cycle[0].original,
+                "nested groups form a cycle: \(names.joined(separator: " ⊃ ")) (members are the union over the cycle)")
+        }
+        for missing in MembershipExpansion.missingNestedGroups(in: directory) {
+            diagnose(
+                .warning, "unresolved-member", missing.parent.original,
+                "nested group \(missing.member.original) is not in the directory")
+        }
+        for dn in directory.groups.keys.sorted() {
+            let group = directory.groups[dn]!
+            if !group.unresolvedMembers.isEmpty {
+                let sample = group.unresolvedMembers.sorted().prefix(5).joined(separator: "; ")
+                diagnose(
+                    .warning, "unresolved-member", dn.original,
+                    "\(group.unresolvedMembers.count) member(s) could not be resolved: \(sample)")
+            }
+        }
+    }
+
+    mutating func buildGroupIndex() -> [String: [DistinguishedName]] {
+        var index: [String: [DistinguishedName]] = [:]
+        for (dn, group) in directory.groups { index[PythonString.lower(group.name), default: []].append(dn) }
+        var referenced = Set<String>()
+        for grant in policy.grants { referenced.insert(PythonString.lower(grant.group)) }
+        for key in index.keys.sorted() where index[key]!.count > 1 {
+            index[key]!.sort()
+            if !referenced.contains(key) {
+                diagnose(
+                    .warning, "duplicate-group-name", key,
+                    "several groups share this name: \(index[key]!.map(\.original).joined(separator: "; "))")
+            }
+        }
+        return index
+    }
+
+    // MARK: - Grants and overrides
+
+    var hubGroupGrants: [String: [Provenance]] = [:]
+
+    mutating func members(of dn: DistinguishedName) -> [PersonID: [DistinguishedName]] {
+        if let cached = expansionCache[dn] { return cached }
+        let found = MembershipExpansion.members(of: dn, in: directory)
+        expansionCache[dn] = found
+        return found
+    }
+
+    func isExpired(_ expires: Date?) -> Bool { expires.map { $0 <= now } ?? false }
+
+    mutating func collectGrants(groupIndex: [String: [DistinguishedName]]) {
+        for grant in policy.grants.sorted(by: { $0.id < $1.id }) {
+            let subject = "grant \(grant.id)"
+            let candidates = groupIndex[PythonString.lower(grant.group)] ?? []
+            if candidates.isEmpty {
+                diagnose(
+                    .error, "grant-missing-group", subject,
+                    "names LDAP group \"\(grant.group)\", which is not in the directory (\(grant.source))")
+                continue
+            }
+            if candidates.count > 1 {
+                diagnose(
+                    .error, "ambiguous-group", subject,
+                    "LDAP group name \"\(grant.group)\" matches several groups: "
+                        + candidates.map(\.original).joined(separator: "; ") + " (\(grant.source))")
+                continue
+            }
+            let groupDN = candidates[0]
+            let group = directory.groups[groupDN]!
+            let found = members(of: groupDN)
+            let expired = isExpired(grant.expires)
+            let tier = grant.tier.flatMap { policy.tiers[$0] }
+            let project = grant.project.flatMap { validProject($0) }
+            if !expired, grant.hubGroup { hubGroupGrants[group.name, default: []].append(Provenance(groupPath: [group.name], rule: .grant(grant.id))) }
+            if !expired, let project {
+                addProjectGrant(project, provenance: Provenance(groupPath: [group.name], rule: .grant(grant.id)), group: group.name)
+            }
+            var pathNames: [[DistinguishedName]: [String]] = [:]
+            for (personID, path) in found where directory.people[personID] != nil {
+                if expired {
+                    people[personID, default: PersonAccumulator()].withheld.append(
+                        "grant \(grant.id) expired at \(Timestamp.format(grant.expires!))")
+                    continue
+                }
+                let groupPath: [String]
+                if let cached = pathNames[path] {
+                    groupPath = cached
+                } else {
+                    groupPath = path.map { directory.groups[$0]?.name ?? $0.original }
+                    pathNames[path] = groupPath
+                }
+                let provenance = Provenance(person: personID, groupPath: groupPath, rule: .grant(grant.id))
+                var accumulator = people[personID] ?? PersonAccumulator()
+                if grant.hubAccess || grant.hubAdmin { accumulator.hub.append(provenance) }
+                if grant.hubAdmin { accumulator.admin.append(provenance) }
+                if let tier { accumulator.tiers.append((tier, provenance)) }
+                if let project {
+                    for template in project.roleTemplates {
+                        accumulator.projects[project.namespace, default: [:]][template, default: []].append(provenance)
+                    }
+                }
+                if grant.hubGroup { accumulator.hubGroups[group.name, default: []].append(provenance) }
+                people[personID] = accumulator
+            }
+        }
+    }
+
+    /// The project with only usable templates, or nil when its namespace cannot be managed.
+    func validProject(_ project: ProjectGrant) -> ProjectGrant? {
+        guard Names.isValidNamespaceName(project.namespace), !protected.contains(project.namespace) else { return nil }
+        var copy = project
+        copy.roleTemplates = project.roleTemplates.filter { usableTemplates.contains($0) }
+        if let tier = project.tier, policy.tiers[tier] == nil { copy.tier = nil }
+        return copy
+    }
+
+    mutating func addProjectGrant(_ project: ProjectGrant, provenance: Provenance, group: String?) {
+        var accumulator = projects[project.namespace] ?? ProjectAccumulator()
+        accumulator.provenance.append(provenance)
+        if let tierName = project.tier, let tier = policy.tiers[tierName] { accumulator.tiers.append((tier, provenance)) }
+        for template in project.roleTemplates {
+            accumulator.templates.insert(template)
+            if settings.projectSubjectsAsGroup, let group,
+                let subject = try? Names.groupSubject(group: group, template: settings.groupSubjectTemplate)
+            {
+                accumulator.groupSubjects[template, default: [:]][subject, default: []].append(provenance)
+            }
+        }
+        projects[project.namespace] = accumulator
+    }
+
+    mutating func collectOverrides() {
+        var byUID: [String: [PersonID]] = [:]
+        if policy.overrides.contains(where: { if case .uid = $0.person { true } else { false } }) {
+            for (id, person) in directory.people { byUID[PythonString.lower(person.uid), default: []].append(id) }
+        }
+        for override in policy.overrides.sorted(by: { $0.id < $1.id }) {
+            let subject = "override \(override.id)"
+            let target: PersonID
+            switch override.person {
+            case .id(let id):
+                guard directory.people[id] != nil else {
+                    diagnose(.warning, "override-unknown-person", subject, "\(override.person) is not in the directory (\(override.source))")
+                    continue
+                }
+                target = id
+            case .uid(let uid):
+                let matches = (byUID[PythonString.lower(uid)] ?? []).sorted()
+                guard matches.count == 1 else {
+                    diagnose(
+                        .warning, "override-unknown-person", subject,
+                        matches.isEmpty
+                            ? "\(override.person) is not in the directory (\(override.source))"
+                            : "\(override.person) matches several people: \(matches.map(\.rawValue).joined(separator: ", ")) (\(override.source))")
+                    continue
+                }
+                target = matches[0]
+            }
+            var accumulator = people[target] ?? PersonAccumulator()
+            if isExpired(override.expires) {
+                accumulator.withheld.append("override \(override.id) expired at \(Timestamp.format(override.expires!))")
+            } else {
+                accumulator.activeOverrides.append(override)
+                if let project = override.project.flatMap({ validProject($0) }) {
+                    let provenance = Provenance(person: target, rule: .override(override.id))
+                    addProjectGrant(project, provenance: Provenance(rule: .override(override.id)), group: nil)
+                    for template in project.roleTemplates {
+                        accumulator.projects[project.namespace, default: [:]][template, default: []].append(provenance)
+                    }
+                }
+            }
+            people[target] = accumulator
+        }
+    }
+
+    // MARK: - Per person
+
+    /// Withheld reasons prefixed with "!" mean "gets nothing"; others are informative.
+    func evaluate(person: Person, names: PersonNames?, nameError: String?) -> PersonEntitlement {
+        let accumulator = people[person.id]!
+        var entitlement = PersonEntitlement(
+            person: person.id, uid: person.uid, hubUsername: names?.hubUsername ?? "", subject: names?.subject ?? "")
+        entitlement.withheld = accumulator.withheld
+        if person.disabled {
+            entitlement.withheld.append("!disabled in the directory")
+            return entitlement
+        }
+        if let suspension = accumulator.activeOverrides.first(where: \.suspended) {
+            entitlement.withheld.append(
+                "!suspended by override \(suspension.id)" + (suspension.reason.map { ": \($0)" } ?? ""))
+            return entitlement
+        }
+        guard let names else {
+            entitlement.withheld.append("!invalid name: \(nameError ?? "unknown")")
+            return entitlement
+        }
+
+        var hub = accumulator.hub
+        var admin = accumulator.admin
+        var hubAccess = !hub.isEmpty
+        var hubAdmin = !admin.isEmpty
+        var tierChoice: (Tier, Provenance)? = accumulator.tiers.max { lhs, rhs in
+            (lhs.0.rank, rhs.0.name) < (rhs.0.rank, lhs.0.name)
+        }
+        var tierProvenance: [Provenance] = tierChoice.map { choice in
+            accumulator.tiers.filter { $0.0.name == choice.0.name }.map(\.1)
+        } ?? []
+        for override in accumulator.activeOverrides {
+            let provenance = Provenance(person: person.id, rule: .override(override.id))
+            if override.hubAccess == true {
+                hubAccess = true
+                hub.append(provenance)
+            }
+            if override.hubAdmin == true {
+                hubAdmin = true
+                admin.append(provenance)
+                hubAccess = true
+                hub.append(provenance)
+            }
+            if let tierName = override.tier, let tier = policy.tiers[tierName] {
+                tierChoice = (tier, provenance)
+                tierProvenance = [provenance]
+            }
+        }
+        // Denials win over grants.
+        if accumulator.activeOverrides.contains(where: { $0.hubAccess == false }) {
+            hubAccess = false
+            if !hub.isEmpty { entitlement.withheld.append("hub access removed by override") }
+        }
+        if accumulator.activeOverrides.contains(where: { $0.hubAdmin == false }) || !hubAccess { hubAdmin = false }
+        if !hubAccess { hub = []; admin = [] }
+        if !hubAdmin { admin = [] }
+        if hubAccess, tierChoice == nil, let name = policy.defaultTier, let tier = policy.tiers[name] {
+            tierChoice = (tier, Provenance(person: person.id, rule: .system("default-tier")))
+            tierProvenance = [tierChoice!.1]
+        }
+
+        entitlement.hubAccess = hubAccess
+        entitlement.hubAdmin = hubAdmin
+        if hubAccess {
+            entitlement.namespace = names.namespace
+            entitlement.provenance["hub"] = hub.sorted()
+            if hubAdmin { entitlement.provenance["hub-admin"] = admin.sorted() }
+            if let tierChoice {
+                entitlement.tier = tierChoice.0.name
+                entitlement.provenance["tier"] = tierProvenance.sorted()
+            }
+            for (group, provenance) in accumulator.hubGroups {
+                entitlement.hubGroups.insert(group)
+                entitlement.provenance["hub-group:\(group)"] = provenance.sorted()
+            }
+        }
+        for (namespace, templates) in accumulator.projects {
+            for (template, provenance) in templates {
+                entitlement.projects[namespace, default: []].insert(template)
+                entitlement.provenance["project:\(namespace):\(template)"] = provenance.sorted()
+            }
+        }
+        return entitlement
+    }
+
+    /// Two people with the same hub username, subject or namespace (or a personal namespace equal to
+    /// a project namespace) both get nothing: names are never changed to resolve a collision.
+    mutating func resolveCollisions(_ evaluated: inout [PersonID: PersonEntitlement]) {
+        var byName: [String: [PersonID]] = [:]
+        for id in evaluated.keys.sorted() {
+            let entitlement = evaluated[id]!
+            guard entitlement.hasAnyAccess, !entitlement.withheld.contains(where: { $0.hasPrefix("!") }) else { continue }
+            if entitlement.hubAccess {
+                byName["hub username \"\(entitlement.hubUsername)\"", default: []].append(id)
+                if let namespace = entitlement.namespace {
+                    byName["namespace \"\(namespace)\"", default: []].append(id)
+                }
+            }
+            byName["subject \"\(entitlement.subject)\"", default: []].append(id)
+        }
+        for key in byName.keys.sorted() {
+            let ids = byName[key]!
+            guard ids.count > 1 else { continue }
+            let who = ids.map { "\(evaluated[$0]!.uid) (\($0.rawValue))" }.joined(separator: ", ")
+            diagnose(.warning, "name-collision", key, "computed for several people, who all get nothing: \(who)")
+            for id in ids { evaluated[id]!.withheld.append("!name collision: \(key) is also computed for someone else") }
+        }
+        for id in evaluated.keys.sorted() {
+            guard let namespace = evaluated[id]!.namespace, projects[namespace] != nil,
+                !evaluated[id]!.withheld.contains(where: { $0.hasPrefix("!") })
+            else { continue }
+            diagnose(
+                .warning, "name-collision", "namespace \"\(namespace)\"",
+                "is both the personal namespace of \(evaluated[id]!.uid) (\(id.rawValue)) and a project namespace; "
+                    + "the person gets nothing")
+            evaluated[id]!.withheld.append("!name collision: personal namespace \(namespace) is a project namespace")
+        }
+        // Withheld people keep no rights in the entitlement.
+        for id in evaluated.keys where evaluated[id]!.withheld.contains(where: { $0.hasPrefix("!") }) {
+            var entitlement = evaluated[id]!
+            entitlement.hubAccess = false
+            entitlement.hubAdmin = false
+            entitlement.namespace = nil
+            entitlement.tier = nil
+            entitlement.projects = [:]
+            entitlement.hubGroups = []
+            entitlement.provenance = [:]
+            evaluated[id] = entitlement
+        }
+    }
+
+    // MARK: - Objects
+
+    func namespaceLabels(_ tier: Tier?) -> [String: String] {
+        var labels = baseLabels
+        let level = (tier?.podSecurity ?? .baseline).rawValue
+        labels[ManagedKeys.podSecurityEnforce] = level
+        labels[ManagedKeys.podSecurityWarn] = level
+        labels[ManagedKeys.podSecurityAudit] = level
+        return labels
+    }
+
+    /// Role (when the template has rules) and roleRef for a template in a namespace.
+    func roleFor(template name: String, namespace: String) -> (role: ObjectSpec?, ref: RoleRef)? {
+        guard usableTemplates.contains(name), let template = policy.roleTemplates[name] else { return nil }
+        switch template.body {
+        case .rules(let rules):
+            return (.role(rules: rules), RoleRef(kind: .role, name: ManagedNames.role(template: name)))
+        case .clusterRole(let clusterRole):
+            return (nil, RoleRef(kind: .clusterRole, name: clusterRole))
+        }
+    }
+
+    func bindingAnnotations(template: String?, owner: PersonID?, provenance: [Provenance]) -> [String: String] {
+        var annotations: [String: String] = [ManagedKeys.provenance: Planner.provenanceSummary(provenance)]
+        if let owner { annotations[ManagedKeys.ownerID] = owner.rawValue }
+        if let template {
+            annotations[ManagedKeys.roleTemplate] = template
+            if let body = policy.roleTemplates[template], RoleTemplateValidation.isPrivileged(body) {
+                annotations[ManagedKeys.privileged] = "true"
+            }
+        }
+        return annotations
+    }
+
+    mutating func addPersonalObjects(_ entitlement: PersonEntitlement, namespace: String) {
+        let id = entitlement.person
+        let tier = entitlement.tier.flatMap { policy.tiers[$0] }
+        let provenance = entitlement.provenance["hub"] ?? []
+        let ownerAnnotations = [ManagedKeys.ownerID: id.rawValue]
+        var emitted = Set<String>()
+        func add(_ kind: ObjectKind, _ name: String, _ spec: ObjectSpec, labels: [String: String]? = nil,
+                 annotations: [String: String]? = nil, provenance extra: [Provenance] = []) {
+            objects.append(
+                DesiredObject(
+                    ref: ObjectRef(kind: kind, namespace: kind == .namespace ? nil : namespace, name: name),
+                    labels: labels ?? baseLabels, annotations: annotations ?? ownerAnnotations, spec: spec, owner: id,
+                    provenance: extra.isEmpty ? provenance : provenance + extra))
+        }
+        add(
+            .namespace, namespace, .namespace, labels: namespaceLabels(tier),
+            annotations: [
+                ManagedKeys.ownerID: id.rawValue, ManagedKeys.ownerUID: entitlement.uid,
+                ManagedKeys.provenance: Planner.provenanceSummary(provenance),
+            ])
+        if let templateName = policy.personalRoleTemplate, let (role, ref) = roleFor(template: templateName, namespace: namespace) {
+            if let role {
+                add(.role, ref.name, role)
+                emitted.insert(ref.name)
+            }
+            add(
+                .roleBinding, ManagedNames.personalRoleBinding,
+                .roleBinding(roleRef: ref, subjects: [Subject(kind: .user, name: entitlement.subject)]),
+                annotations: bindingAnnotations(template: templateName, owner: id, provenance: provenance))
+        }
+        let hubSubject = Subject(
+            kind: .serviceAccount, name: settings.hubServiceAccount, namespace: settings.naming.hubNamespace)
+        let hubProvenance = [Provenance(person: id, rule: .system("hub-service-account"))]
+        var hubRef: RoleRef?
+        var hubTemplate: String?
+        if settings.hubServiceAccountRole.kind == .clusterRole {
+            hubRef = settings.hubServiceAccountRole
+        } else if let (role, ref) = roleFor(template: settings.hubServiceAccountRole.name, namespace: namespace) {
+            hubTemplate = settings.hubServiceAccountRole.name
+            if let role, !emitted.contains(ref.name) { add(.role, ref.name, role) }
+            hubRef = ref
+        }
+        if let hubRef {
+            add(
+                .roleBinding, ManagedNames.hubRoleBinding, .roleBinding(roleRef: hubRef, subjects: [hubSubject]),
+                annotations: bindingAnnotations(template: hubTemplate, owner: id, provenance: provenance + hubProvenance),
+                provenance: hubProvenance)
+        }
+        if let serviceAccount = settings.notebookServiceAccount {
+            add(.serviceAccount, serviceAccount, .serviceAccount, provenance: [Provenance(person: id, rule: .system("notebook-service-account"))])
+        }
+        if let tier {
+            let tierProvenance = entitlement.provenance["tier"] ?? []
+            if !tier.quota.isEmpty {
+                add(.resourceQuota, ManagedNames.resourceQuota, .resourceQuota(hard: tier.quota), provenance: tierProvenance)
+            }
+            if !tier.limitRange.isEmpty {
+                add(.limitRange, ManagedNames.limitRange, .limitRange(limits: tier.limitRange), provenance: tierProvenance)
+            }
+        }
+        if settings.networkPolicy {
+            add(
+                .networkPolicy, ManagedNames.networkPolicy, .networkPolicy(networkPolicySpec),
+                provenance: [Provenance(person: id, rule: .system("network-policy"))])
+        }
+    }
+
+    var networkPolicySpec: NetworkPolicySpec {
+        let hubNamespace = ["kubernetes.io/metadata.name": settings.naming.hubNamespace]
+        return NetworkPolicySpec(
+            podSelector: [:],
+            ingressFrom: [
+                NetworkPolicyPeer(namespaceSelector: hubNamespace, podSelector: settings.hubPodLabels),
+                NetworkPolicyPeer(namespaceSelector: hubNamespace, podSelector: settings.proxyPodLabels),
+                // The namespace's own pods (e.g. a Dask scheduler and its workers).
+                NetworkPolicyPeer(namespaceSelector: nil, podSelector: [:]),
+            ])
+    }
+
+    mutating func addProjectObjects(_ evaluated: [PersonID: PersonEntitlement]) {
+        // Members per (namespace, template), from the evaluated entitlements (so withheld people are out).
+        var members: [String: [String: [(Subject, [Provenance])]]] = [:]
+        for id in evaluated.keys.sorted() {
+            let entitlement = evaluated[id]!
+            for (namespace, templates) in entitlement.projects {
+                for template in templates {
+                    let provenance = entitlement.provenance["project:\(namespace):\(template)"] ?? []
+                    // With group subjects, people reached through a group grant are covered by the Group.
+                    if settings.projectSubjectsAsGroup, provenance.allSatisfy({ !$0.groupPath.isEmpty }) { continue }
+                    let personal = settings.projectSubjectsAsGroup ? provenance.filter { $0.groupPath.isEmpty } : provenance
+                    members[namespace, default: [:]][template, default: []].append(
+                        (Subject(kind: .user, name: entitlement.subject), personal))
+                }
+            }
+        }
+        for namespace in projects.keys.sorted() {
+            let project = projects[namespace]!
+            let tierChoice = project.tiers.max { ($0.0.rank, $1.0.name) < ($1.0.rank, $0.0.name) }
+            let tier = tierChoice?.0
+            let nsProvenance = project.provenance.sorted()
+            objects.append(
+                DesiredObject(
+                    ref: ObjectRef(kind: .namespace, namespace: nil, name: namespace), labels: namespaceLabels(tier),
+                    annotations: [ManagedKeys.provenance: Planner.provenanceSummary(nsProvenance)], spec: .namespace,
+                    provenance: nsProvenance))
+            func add(_ kind: ObjectKind, _ name: String, _ spec: ObjectSpec, annotations: [String: String] = [:],
+                     provenance: [Provenance]) {
+                objects.append(
+                    DesiredObject(
+                        ref: ObjectRef(kind: kind, namespace: namespace, name: name), labels: baseLabels,
+                        annotations: annotations, spec: spec, provenance: provenance))
+            }
+            if let tier {
+                let tierProvenance = project.tiers.filter { $0.0.name == tier.name }.map(\.1).sorted()
+                if !tier.quota.isEmpty {
+                    add(.resourceQuota, ManagedNames.resourceQuota, .resourceQuota(hard: tier.quota), provenance: tierProvenance)
+                }
+                if !tier.limitRange.isEmpty {
+                    add(.limitRange, ManagedNames.limitRange, .limitRange(limits: tier.limitRange), provenance: tierProvenance)
+                }
+            }
+            for template in project.templates.sorted() {
+                guard let (role, ref) = roleFor(template: template, namespace: namespace) else { continue }
+                var subjects: [Subject] = []
+                var provenance: [Provenance] = []
+                for (subject, subjectProvenance) in members[namespace]?[template] ?? [] {
+                    subjects.append(subject)
+                    provenance += subjectProvenance
+                }
+                for (group, groupProvenance) in (project.groupSubjects[template] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    subjects.append(Subject(kind: .group, name: group))
+                    provenance += groupProvenance
+                }
+                guard !subjects.isEmpty else { continue }
+                subjects.sort()
+                provenance.sort()
+                if let role {
+                    add(.role, ref.name, role, provenance: project.provenance.sorted())
+                }
+                add(
+                    .roleBinding, ManagedNames.projectRoleBinding(template: template),
+                    .roleBinding(roleRef: ref, subjects: subjects),
+                    annotations: bindingAnnotations(template: template, owner: nil, provenance: provenance),
+                    provenance: provenance)
+            }
+        }
     }
 }

@@ -8,8 +8,9 @@
 #
 # DIR defaults to ${ACCESSSYNC_TESTENV:-$REPO/.testenv}/samba. Samba's LDAP ports are fixed
 # (389, 636 on 127.0.0.1 and ::1), so only one instance runs at a time: `start` first stops the
-# previous instance recorded in /tmp/accesssync-samba.instance (only if it was ours), and refuses
-# to start if something else holds the ports.
+# previous instance recorded in /tmp/accesssync-samba.instance if it belongs to this checkout,
+# waits for one of another checkout on the same machine, and refuses to start if something that
+# is not ours holds the ports.
 #
 # Provisioned as in shared/reference/real-servers.md (realm EXAMPLE.ORG, domain EXAMPLE,
 # --use-rfc2307, no DNS, only the ldap service, interfaces=lo), with two differences:
@@ -82,17 +83,30 @@ do_start() {
         cat "$DIR/env.sh"; return 0
     fi
     local t0; t0=$(now_ms)
-    # One instance at a time: stop the previous one if it was ours.
+    # One instance at a time. The previous instance (recorded in $INSTANCE_RECORD) is stopped if
+    # it belongs to this checkout (its directory is under $REPO or $TESTENV_ROOT), or if
+    # ACCESSSYNC_SAMBA_TAKEOVER=1; an instance of another checkout on the same machine is waited
+    # for (up to ACCESSSYNC_SAMBA_WAIT seconds, default 600), never killed.
     if [ -f "$INSTANCE_RECORD" ]; then
-        local prev; prev="$(cat "$INSTANCE_RECORD")"
-        if [ "$prev" != "$DIR" ]; then note "stopping the previous instance in $prev"; fi
-        stop_dir "$prev"
-        rm -f "$INSTANCE_RECORD"
+        local prev ours; prev="$(cat "$INSTANCE_RECORD")"
+        case "$prev/" in
+            "$REPO"/*|"$TESTENV_ROOT"/*|"$DIR"/) ours=1 ;;
+            *) ours="${ACCESSSYNC_SAMBA_TAKEOVER:-0}" ;;
+        esac
+        if [ "$ours" = 1 ]; then
+            if [ "$prev" != "$DIR" ]; then note "stopping the previous instance in $prev"; fi
+            stop_dir "$prev"
+            rm -f "$INSTANCE_RECORD"
+        elif pid_alive "$(read_pid "$prev/samba.pid")"; then
+            note "another checkout's Samba is running ($prev); waiting for it to stop"
+            wait_until "${ACCESSSYNC_SAMBA_WAIT:-600}" bash -c '! kill -0 "$1" 2>/dev/null' _ "$(read_pid "$prev/samba.pid")" \
+                || die "Samba of $prev still holds ports 389/636 (ACCESSSYNC_SAMBA_TAKEOVER=1 stops it)"
+        fi
     fi
     stop_dir "$DIR"
     if [ -f "$DIR/$MARKER" ]; then remove_env_dir "$DIR"; fi
     for p in 389 636; do
-        wait_until 10 port_is_free "$p" || die "port $p on 127.0.0.1 is in use by a process that is not ours; not starting"
+        wait_until 30 port_is_free "$p" || die "port $p on 127.0.0.1 is in use by a process that is not ours; not starting"
     done
     claim_env_dir "$DIR"
     chmod 700 "$DIR"

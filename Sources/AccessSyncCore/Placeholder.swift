@@ -1,1 +1,0 @@
-// AccessSyncCore: see the module's issue. Placeholder until implemented.

@@ -1,1 +1,0 @@
-// KubeTarget: see the module's issue. Placeholder until implemented.

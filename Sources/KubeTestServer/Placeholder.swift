@@ -1,1 +1,0 @@
-// KubeTestServer: test Kubernetes API server (imports nothing of AccessSync).

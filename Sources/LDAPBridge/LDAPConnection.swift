@@ -1,0 +1,215 @@
+import Dispatch
+import Foundation
+public import Logging
+
+/// A bound connection to an LDAP server.
+///
+/// Threading: libldap allows one operation at a time per session handle and keeps its error state
+/// on the handle, so every operation of a connection runs on the connection's own serial dispatch
+/// queue — one at a time, and off Swift's cooperative thread pool because libldap's calls block.
+/// That confinement is why the class is `@unchecked Sendable`: calls from many tasks are safe, they
+/// queue up. Use several connections for parallel reads.
+public final class LDAPConnection: @unchecked Sendable {
+    private let raw: RawLDAP
+    private let queue: DispatchQueue
+    /// The server URI (no credentials).
+    public let uri: String
+    /// The base DN from the configuration, else libldap's default (`LDAPBASE` / `ldap.conf`).
+    public let defaultBase: String?
+    /// The operation timeout applied to searches.
+    let responseTimeout: Duration
+    let searchTimeLimitSeconds: Int?
+
+    private init(raw: RawLDAP, queue: DispatchQueue, defaultBase: String?, timeouts: LDAPConfiguration.Timeouts) {
+        self.raw = raw
+        self.queue = queue
+        self.uri = raw.uri
+        self.defaultBase = defaultBase
+        self.responseTimeout = timeouts.operation
+        self.searchTimeLimitSeconds = timeouts.searchTimeLimitSeconds
+    }
+
+    /// Opens a connection, establishes TLS as configured, and binds.
+    ///
+    /// - Throws: `LDAPError` — `.connectFailed`, `.tlsFailed` (with a readable reason),
+    ///   `.invalidCredentials`, `.passwordUnavailable`, `.invalidConfiguration`.
+    public static func connect(_ configuration: LDAPConfiguration, logger: Logger) async throws -> LDAPConnection {
+        let password = try configuration.password.map { try $0.load() }
+        if configuration.bindDN != nil, password == nil {
+            throw LDAPError(.invalidConfiguration, "a bind DN is set but no password source (file or environment variable)")
+        }
+        let queue = DispatchQueue(label: "accesssync.ldap.connection")
+        let connection: LDAPConnection = try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    let raw = try openAndBind(configuration, password: password)
+                    let base = configuration.baseDN ?? RawLDAP.defaultBase()
+                    continuation.resume(
+                        returning: LDAPConnection(raw: raw, queue: queue, defaultBase: base, timeouts: configuration.timeouts))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        logger.debug(
+            "ldap.connected",
+            metadata: ["ldap.uri": "\(connection.uri)", "ldap.bind_dn": "\(configuration.bindDN ?? "anonymous")"])
+        return connection
+    }
+
+    /// Runs on the connection queue: initialise, configure, StartTLS, bind.
+    private static func openAndBind(_ configuration: LDAPConfiguration, password: [UInt8]?) throws(LDAPError) -> RawLDAP {
+        guard let uri = configuration.uri ?? RawLDAP.defaultURI() else {
+            throw LDAPError(.invalidConfiguration, "no LDAP URI: set uri in the configuration, or LDAPURI / URI in ldap.conf")
+        }
+        let raw = try RawLDAP(uri: uri)
+        try raw.configure(tls: configuration.tls, timeouts: configuration.timeouts)
+        let lower = uri.lowercased()
+        let isLDAPS = lower.hasPrefix("ldaps://")
+        let usesStartTLS = lower.hasPrefix("ldap://") && configuration.tls.startTLS
+        if usesStartTLS {
+            do {
+                try raw.startTLS()
+            } catch {
+                throw describeTLSFailure(error, raw: raw, configuration: configuration, phase: "StartTLS")
+            }
+        }
+        if configuration.bindDN != nil, password?.isEmpty ?? true {
+            // An empty password is an unauthenticated bind (RFC 4513 §5.1.2): it "succeeds" anonymously.
+            throw LDAPError(.passwordUnavailable, "the bind password for \(configuration.bindDN!) is empty")
+        }
+        do {
+            try raw.simpleBind(dn: configuration.bindDN, password: password ?? [])
+        } catch {
+            if isLDAPS, error.resultCode == -1 || error.resultCode == -11 {
+                throw describeTLSFailure(error, raw: raw, configuration: configuration, phase: "TLS handshake")
+            }
+            if error.resultCode == -1 || error.resultCode == -11 {
+                throw LDAPError(
+                    .connectFailed, "cannot reach \(uri)", resultCode: error.resultCode, serverMessage: error.serverMessage)
+            }
+            if error.code == .invalidCredentials {
+                throw LDAPError(
+                    .invalidCredentials,
+                    "bind as \(configuration.bindDN ?? "anonymous") to \(uri) was rejected: wrong DN or password",
+                    resultCode: error.resultCode, serverMessage: error.serverMessage)
+            }
+            throw error
+        }
+        return raw
+    }
+
+    /// Turns libldap's "(unknown error code)" TLS failures into a sentence an operator can act on.
+    private static func describeTLSFailure(
+        _ error: LDAPError, raw: RawLDAP, configuration: LDAPConfiguration, phase: String
+    ) -> LDAPError {
+        let uri = raw.uri
+        if let (host, port) = raw.hostAndPort(),
+            !RawLDAP.tcpReachable(host: host, port: port, timeout: configuration.timeouts.network)
+        {
+            return LDAPError(.connectFailed, "cannot reach \(host):\(port) (\(uri))", resultCode: error.resultCode)
+        }
+        if phase == "StartTLS", let rc = error.resultCode, rc > 0 {
+            return LDAPError(
+                .tlsFailed, "the server at \(uri) refused StartTLS", resultCode: rc, serverMessage: error.serverMessage)
+        }
+        var hint = configuration.tls.caFile.map { "check ca_file (\($0)) — is it the CA that signed the server certificate?" }
+            ?? "check ca_file / LDAPTLS_CACERT — no CA file is configured, so only libldap's default trust store is used"
+        hint += "; the certificate must name the host in the URI (connect to 127.0.0.1 with an IP SAN, not localhost)"
+        var reason = "certificate verification or handshake failed"
+        if let detail = raw.diagnosticMessage(), !detail.isEmpty, detail != "(unknown error code)" {
+            reason = detail
+        }
+        return LDAPError(
+            .tlsFailed, "\(phase) with \(uri) failed: \(reason) — \(hint)", resultCode: error.resultCode)
+    }
+
+    /// Runs `body` on the connection's queue (one operation at a time, off the cooperative pool).
+    private func run<T: Sendable>(_ body: @escaping @Sendable (RawLDAP) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    continuation.resume(returning: try body(self.raw))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    // MARK: Operations
+
+    /// Searches, paging with RFC 2696 when `pageSize` is set, and transforms each entry as it
+    /// arrives (on the connection's thread). Entries for which `transform` returns nil are dropped.
+    ///
+    /// - Throws: `LDAPError` for any non-success result (size or time limit, referral, lost
+    ///   connection): a search either completes or throws.
+    public func search<T: Sendable>(
+        base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [],
+        pageSize: Int? = 500, transform: @escaping @Sendable (LDAPEntry) throws -> T?
+    ) async throws -> (results: [T], summary: LDAPSearchSummary) {
+        let request = RawSearchRequest(
+            base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
+            timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
+        let (results, summary) = try await run { raw in try raw.search(request, transform: transform) }
+        return (results, summary)
+    }
+
+    /// Searches and returns the entries.
+    public func search(
+        base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [],
+        pageSize: Int? = 500
+    ) async throws -> [LDAPEntry] {
+        try await search(
+            base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
+            transform: { $0 }
+        ).results
+    }
+
+    /// Applies the modifications to one entry atomically.
+    public func modify(dn: String, _ modifications: [LDAPModification]) async throws {
+        try await run { raw in try raw.modify(dn: dn, modifications) }
+    }
+
+    /// Adds an entry with the given attributes (values as bytes).
+    public func add(dn: String, attributes: [(String, [[UInt8]])]) async throws {
+        let copy = attributes.map { LDAPAttribute(name: $0.0, values: $0.1) }
+        try await run { raw in try raw.add(dn: dn, copy.map { ($0.name, $0.values) }) }
+    }
+
+    /// Deletes an entry.
+    public func delete(dn: String) async throws {
+        try await run { raw in try raw.delete(dn: dn) }
+    }
+
+    /// LDAP compare: whether the entry holds `value` in `attribute`.
+    public func compare(dn: String, attribute: String, value: [UInt8]) async throws -> Bool {
+        try await run { raw in try raw.compare(dn: dn, attribute: attribute, value: value) }
+    }
+
+    /// Unbinds and releases the handle. Later operations fail with `.serverDown`.
+    public func close() async {
+        _ = try? await run { raw in raw.close() }
+    }
+}
+
+extension LDAPConfiguration.PasswordSource {
+    /// Reads the password bytes. A single trailing newline (`\n` or `\r\n`) is dropped.
+    func load() throws(LDAPError) -> [UInt8] {
+        switch self {
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw LDAPError(.passwordUnavailable, "cannot read the bind password file \(path)")
+            }
+            var bytes = [UInt8](data)
+            if bytes.last == 0x0A { bytes.removeLast() }
+            if bytes.last == 0x0D { bytes.removeLast() }
+            return bytes
+        case .environment(let name):
+            guard let value = ProcessInfo.processInfo.environment[name] else {
+                throw LDAPError(.passwordUnavailable, "the environment variable \(name) holding the bind password is not set")
+            }
+            return Array(value.utf8)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// LDAPBridge: see the module's issue. Placeholder until implemented.

@@ -1,1 +1,0 @@
-// PolicyFiles: see the module's issue. Placeholder until implemented.

@@ -1,1 +1,0 @@
-// PolicyStore: see the module's issue. Placeholder until implemented.
