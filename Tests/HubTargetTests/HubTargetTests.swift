@@ -168,6 +168,36 @@ struct HubTargetTests {
         }
     }
 
+    @Test("adopt actions record existing users and groups, which can then be revoked")
+    func adoptActions() async throws {
+        try await withHubClient { client, _ in
+            let prefix = testPrefix("adopt")
+            let registry = InMemoryHubRegistry()
+            let target = HubTarget(client: client, registry: registry)
+            let name = prefix + "old"
+            let group = prefix + "oldgroup"
+            _ = await client.createUsers([name], admin: false)
+            try await client.createGroup(group)
+            let adopt = try await target.apply(
+                [
+                    hubChange(.adoptUser(name: name, admin: true), person: personID(80)),
+                    hubChange(.adoptGroup(name: group)),
+                ], dryRun: false)
+            #expect(adopt.map(\.status) == [.succeeded, .succeeded], "\(adopt)")
+            #expect(await registry.adoptedUsers == [name])
+            #expect(await registry.users[name] == personID(80))
+            #expect(await registry.adoptedGroups == [group])
+            let adopted = try await client.user(named: name)
+            #expect(adopted?.admin == true)
+            let revoke = try await target.apply(
+                [hubChange(.deleteUser(name: name), person: personID(80)), hubChange(.deleteGroup(name: group))], dryRun: false)
+            #expect(revoke.map(\.status) == [.succeeded, .succeeded], "\(revoke)")
+            let gone = try await client.user(named: name)
+            #expect(gone == nil)
+            await cleanUp(client, prefix: prefix)
+        }
+    }
+
     @Test("a revoked user cannot log in afterwards, and its server is stopped first")
     func revokedUserCannotLogIn() async throws {
         try await withHubClient { client, env in
