@@ -13,6 +13,6 @@ out="Benchmarks/results/hub-sync-$(date -u +%Y%m%dT%H%M%SZ).txt"
 swift build --build-tests >/dev/null
 ACCESSSYNC_HUB_BENCHMARK=1 ACCESSSYNC_HUB_BENCHMARK_USERS="$users" ACCESSSYNC_HUB_BENCHMARK_GROUPS="$groups" \
     ACCESSSYNC_HUB_BENCHMARK_OUT="$PWD/$out" \
-    swift test --skip-build --filter 'HubSyncBenchmark' 2>&1 | grep -E 'BENCHMARK|passed|failed|error' || true
+    swift test --skip-build --filter 'HubSyncBenchmark' </dev/null 2>&1 | grep -E 'BENCHMARK|passed|failed|error' || true
 [ -s "$out" ] || { echo "hub-sync: the benchmark wrote no figures" >&2; exit 1; }
 cat "$out"

@@ -120,7 +120,7 @@ extension HubTarget {
     }
 
     static func person(of change: Change) -> PersonID? {
-        change.provenance.lazy.compactMap(\.person).first ?? change.peopleLosingAccess.sorted().first
+        change.person ?? change.provenance.lazy.compactMap(\.person).first ?? change.peopleLosingAccess.sorted().first
     }
 
     // MARK: - Users
@@ -298,11 +298,13 @@ extension HubTarget {
 
     /// `--adopt`: takes over an existing hub user AccessSync did not create (recorded as adopted).
     private func adoptUser(_ change: Change, _ name: String, admin: Bool, run: inout ApplyRun) async -> ChangeOutcome {
-        guard let person = change.provenance.compactMap(\.person).first else {
+        guard let person = Self.person(of: change) else {
             return ChangeOutcome(
                 changeID: change.id, status: .failed, message: "refused: adopting hub user \(name) names no person")
         }
         if run.dryRun {
+            // Later changes of the dry run may touch it as a managed user.
+            run.managedUsers[name] = person
             return ChangeOutcome(changeID: change.id, status: .skipped, message: "would adopt existing hub user \(name)")
         }
         do {
@@ -327,6 +329,7 @@ extension HubTarget {
     /// `--adopt`: takes over an existing hub group AccessSync did not create (recorded as adopted).
     private func adoptGroup(_ change: Change, _ name: String, run: inout ApplyRun) async -> ChangeOutcome {
         if run.dryRun {
+            run.managedGroups.insert(name)
             return ChangeOutcome(changeID: change.id, status: .skipped, message: "would adopt existing hub group \(name)")
         }
         do {

@@ -3,6 +3,10 @@ import HubTarget
 import RBACModel
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Target semantics (observe / apply with a registry) against the real test JupyterHub.
 @Suite("HubTarget against a real JupyterHub")
 struct HubTargetTests {
@@ -160,6 +164,36 @@ struct HubTargetTests {
             #expect(try await client.user(named: stranger)?.admin == true)
             #expect(await registry.adoptedUsers == [stranger])
             #expect(await registry.adoptedGroups == [strangerGroup])
+            await cleanUp(client, prefix: prefix)
+        }
+    }
+
+    @Test("adopt actions record existing users and groups, which can then be revoked")
+    func adoptActions() async throws {
+        try await withHubClient { client, _ in
+            let prefix = testPrefix("adopt")
+            let registry = InMemoryHubRegistry()
+            let target = HubTarget(client: client, registry: registry)
+            let name = prefix + "old"
+            let group = prefix + "oldgroup"
+            _ = await client.createUsers([name], admin: false)
+            try await client.createGroup(group)
+            let adopt = try await target.apply(
+                [
+                    hubChange(.adoptUser(name: name, admin: true), person: personID(80)),
+                    hubChange(.adoptGroup(name: group)),
+                ], dryRun: false)
+            #expect(adopt.map(\.status) == [.succeeded, .succeeded], "\(adopt)")
+            #expect(await registry.adoptedUsers == [name])
+            #expect(await registry.users[name] == personID(80))
+            #expect(await registry.adoptedGroups == [group])
+            let adopted = try await client.user(named: name)
+            #expect(adopted?.admin == true)
+            let revoke = try await target.apply(
+                [hubChange(.deleteUser(name: name), person: personID(80)), hubChange(.deleteGroup(name: group))], dryRun: false)
+            #expect(revoke.map(\.status) == [.succeeded, .succeeded], "\(revoke)")
+            let gone = try await client.user(named: name)
+            #expect(gone == nil)
             await cleanUp(client, prefix: prefix)
         }
     }
@@ -455,25 +489,32 @@ func withSpecialHub(manageGroups: Bool, _ body: (HubTestEnvironment) async throw
 }
 
 /// Runs a bash script without blocking a cooperative thread: output goes to a temporary file and
-/// the exit is awaited through the termination handler.
+/// the exit is polled with `waitpid(WNOHANG)`. (Foundation's `Process` never reported the exit of
+/// the script inside the test process on Linux, leaving a zombie and a hung test.)
 func runScript(_ script: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     let log = FileManager.default.temporaryDirectory.appendingPathComponent("accesssync-script-\(UUID().uuidString).log")
-    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: log) }
-    let handle = try FileHandle(forWritingTo: log)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = [script] + arguments
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = handle
-    process.standardError = handle
-    try process.run()
-    let status: Int32 = await withCheckedContinuation { continuation in
-        // A dedicated thread reaps the child: no cooperative thread blocks, and no reliance on
-        // Foundation's termination notification (see ReapChild.swift).
-        Thread.detachNewThread { continuation.resume(returning: reapChild(process)) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv: [UnsafeMutablePointer<CChar>?] = (["/bin/bash", script] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let spawned = argv.withUnsafeBufferPointer { buffer in
+        posix_spawn(&pid, "/bin/bash", &actions, nil, buffer.baseAddress!, environ)
     }
-    try? handle.close()
+    guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+    var status: Int32 = 0
+    while true {
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid { break }
+        if result < 0 && errno != EINTR { throw POSIXError(.ECHILD) }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    let exitCode: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-    return (status, output)
+    return (exitCode, output)
 }

@@ -108,7 +108,7 @@ func withClient<T>(_ configuration: HubClientConfiguration, _ body: (HubClient) 
 func cleanUp(_ client: HubClient, prefix: String) async {
     if let users = try? await client.listUsers() {
         for user in users where user.name.hasPrefix(prefix) {
-            _ = try? await client.stopAllServersAndWait(user: user.name)
+            if user.hasActiveServer { _ = try? await client.stopAllServersAndWait(user: user.name) }
             try? await client.deleteUser(user.name)
         }
     }
