@@ -288,58 +288,8 @@ extension HubTarget {
             outcome = await changeMembers(change, group, users, add: true, run: &run)
         case .removeGroupMembers(let group, let users):
             outcome = await changeMembers(change, group, users, add: false, run: &run)
-        case .adoptUser(let name, let admin):
-            outcome = await adoptUser(change, name, admin: admin, run: &run)
-        case .adoptGroup(let name):
-            outcome = await adoptGroup(change, name, run: &run)
         }
         return run.finish(outcome)
-    }
-
-    /// `--adopt`: takes over an existing hub user AccessSync did not create (recorded as adopted).
-    private func adoptUser(_ change: Change, _ name: String, admin: Bool, run: inout ApplyRun) async -> ChangeOutcome {
-        guard let person = Self.person(of: change) else {
-            return ChangeOutcome(
-                changeID: change.id, status: .failed, message: "refused: adopting hub user \(name) names no person")
-        }
-        if run.dryRun {
-            // Later changes of the dry run may touch it as a managed user.
-            run.managedUsers[name] = person
-            return ChangeOutcome(changeID: change.id, status: .skipped, message: "would adopt existing hub user \(name)")
-        }
-        do {
-            guard let user = try await client.user(named: name) else {
-                return ChangeOutcome(
-                    changeID: change.id, status: .failed, message: "hub user \(name) no longer exists", httpStatus: 404)
-            }
-            if user.admin != admin { _ = try await client.setAdmin(name, admin: admin) }
-        } catch {
-            return run.failure(change, error, doing: "adopting hub user \(name)")
-        }
-        do {
-            try await registry.recordUser(name, person: person, adopted: true)
-        } catch {
-            return ChangeOutcome(
-                changeID: change.id, status: .failed, message: "could not record adopted hub user \(name): \(error)")
-        }
-        run.managedUsers[name] = person
-        return ChangeOutcome(changeID: change.id, status: .succeeded, message: "adopted existing hub user \(name)")
-    }
-
-    /// `--adopt`: takes over an existing hub group AccessSync did not create (recorded as adopted).
-    private func adoptGroup(_ change: Change, _ name: String, run: inout ApplyRun) async -> ChangeOutcome {
-        if run.dryRun {
-            run.managedGroups.insert(name)
-            return ChangeOutcome(changeID: change.id, status: .skipped, message: "would adopt existing hub group \(name)")
-        }
-        do {
-            try await registry.recordGroup(name, adopted: true)
-        } catch {
-            return ChangeOutcome(
-                changeID: change.id, status: .failed, message: "could not record adopted hub group \(name): \(error)")
-        }
-        run.managedGroups.insert(name)
-        return ChangeOutcome(changeID: change.id, status: .succeeded, message: "adopted existing hub group \(name)")
     }
 
     private func deleteUser(_ change: Change, _ name: String, run: inout ApplyRun) async -> ChangeOutcome {
@@ -570,8 +520,8 @@ extension HubTarget {
 extension HubAction {
     var isGroupChange: Bool {
         switch self {
-        case .createGroup, .deleteGroup, .addGroupMembers, .removeGroupMembers, .adoptGroup: true
-        case .createUser, .deleteUser, .setAdmin, .adoptUser: false
+        case .createGroup, .deleteGroup, .addGroupMembers, .removeGroupMembers: true
+        case .createUser, .deleteUser, .setAdmin: false
         }
     }
 }

@@ -168,20 +168,21 @@ struct HubTargetTests {
         }
     }
 
-    @Test("adopt actions record existing users and groups, which can then be revoked")
+    @Test("adopting creates record existing users and groups, which can then be revoked")
     func adoptActions() async throws {
         try await withHubClient { client, _ in
             let prefix = testPrefix("adopt")
             let registry = InMemoryHubRegistry()
-            let target = HubTarget(client: client, registry: registry)
+            let target = HubTarget(
+                client: client, registry: registry, options: HubTargetOptions(adoptUsers: true, adoptGroups: true))
             let name = prefix + "old"
             let group = prefix + "oldgroup"
             _ = await client.createUsers([name], admin: false)
             try await client.createGroup(group)
             let adopt = try await target.apply(
                 [
-                    hubChange(.adoptUser(name: name, admin: true), person: personID(80)),
-                    hubChange(.adoptGroup(name: group)),
+                    hubChange(.createUser(name: name, admin: true), person: personID(80)),
+                    hubChange(.createGroup(name: group)),
                 ], dryRun: false)
             #expect(adopt.map(\.status) == [.succeeded, .succeeded], "\(adopt)")
             #expect(await registry.adoptedUsers == [name])

@@ -132,7 +132,7 @@ public actor PostgresRunStore: RunStore {
                 objectName: ref.name, before: before, after: after, provenance: provenance, outcome: .intent,
                 message: change.reason)
         case .hub(let action):
-            let person = change.provenance.compactMap(\.person).first
+            let person = change.person ?? change.provenance.compactMap(\.person).first
             var before: PolicyStore.JSONValue?
             var after: PolicyStore.JSONValue?
             let kind: String
@@ -152,11 +152,6 @@ public actor PostgresRunStore: RunStore {
                 kind = "HubGroup"; name = group
                 after = AuditPayload.hubGroup(name: group, users: [])
             case .deleteGroup(let group):
-                kind = "HubGroup"; name = group
-            case .adoptUser(let user, let admin):
-                kind = "HubUser"; name = user
-                after = AuditPayload.hubUser(name: user, admin: admin, person: person)
-            case .adoptGroup(let group):
                 kind = "HubGroup"; name = group
             case .addGroupMembers(let group, let users), .removeGroupMembers(let group, let users):
                 kind = "HubGroup"; name = group
