@@ -13,6 +13,9 @@ public struct PostgresConnectionOptions: Sendable, Hashable {
     /// A file whose content (trailing newline removed) is the password, sent as the separate
     /// `password` keyword. Never logged.
     public var passwordFile: String?
+    /// The name of an environment variable holding the password (when not `PGPASSWORD`, which
+    /// libpq reads itself). Used when `passwordFile` is nil. Never logged.
+    public var passwordEnvironment: String?
     /// A pgpass-format file (libpq's `passfile` keyword), instead of `PGPASSFILE`/`~/.pgpass`.
     public var passfile: String?
     /// Overrides the database of `conninfo` (used by tests and `CREATE DATABASE` helpers).
@@ -86,6 +89,12 @@ public final class PGConnection: @unchecked Sendable {
             } catch {
                 throw PostgresError(code: .connectionFailed, message: "cannot read password file \(file)")
             }
+        } else if let name = options.passwordEnvironment {
+            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                throw PostgresError(
+                    code: .connectionFailed, message: "the environment variable \(name) (the database password) is not set")
+            }
+            password = value
         }
         var secrets: [String] = []
         if let password, !password.isEmpty { secrets.append(password) }
