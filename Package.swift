@@ -134,7 +134,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AccessSyncTests",
-            dependencies: ["AccessSync", "AccessSyncCore", "RBACModel", "PolicyFiles", "KubeTestServer"],
+            dependencies: [
+                "AccessSync", "AccessSyncCore", "RBACModel", "PolicyFiles", "KubeTestServer", "LDAPBridge", "PolicyStore",
+                "KubeTarget", "HubTarget",
+            ],
             swiftSettings: strict
         ),
     ]

@@ -205,6 +205,9 @@ public struct Configuration: Hashable, Sendable {
         public var verifyTLS = true
         /// Mirror LDAP groups flagged `hubGroup` into the hub.
         public var syncGroups = true
+        /// The hub's authenticator manages groups (`Authenticator.manage_groups = True`): AccessSync
+        /// then refuses to sync hub groups (every login would overwrite them). The API cannot tell.
+        public var managesGroups = false
         public var requestTimeoutSeconds = 30
         public init() {}
     }

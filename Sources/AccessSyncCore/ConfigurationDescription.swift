@@ -125,6 +125,7 @@ extension Configuration {
         out.line(1, "caFile: \(quote(hub.caFile))")
         out.line(1, "verifyTLS: \(hub.verifyTLS)")
         out.line(1, "syncGroups: \(hub.syncGroups)")
+        out.line(1, "managesGroups: \(hub.managesGroups)")
         out.line(1, "requestTimeoutSeconds: \(hub.requestTimeoutSeconds)")
 
         out.line(0, "naming:")

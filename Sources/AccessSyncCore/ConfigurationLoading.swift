@@ -196,7 +196,7 @@ struct ConfigurationParser {
     }
 
     private mutating func readHub(_ value: YAMLValue) {
-        let keys = ["url", "tokenFile", "tokenEnv", "token", "caFile", "verifyTLS", "syncGroups", "requestTimeoutSeconds"]
+        let keys = ["url", "tokenFile", "tokenEnv", "token", "caFile", "verifyTLS", "syncGroups", "managesGroups", "requestTimeoutSeconds"]
         guard let map = value.mapping(allowedKeys: keys, nullMeansAbsent: true) else { return }
         var hub = configuration.hub
         if let v = map["url"], let text = v.nonEmptyString() {
@@ -210,6 +210,7 @@ struct ConfigurationParser {
         if let text = map["caFile"]?.nonEmptyString() { hub.caFile = text }
         if let flag = map["verifyTLS"]?.bool() { hub.verifyTLS = flag }
         if let flag = map["syncGroups"]?.bool() { hub.syncGroups = flag }
+        if let flag = map["managesGroups"]?.bool() { hub.managesGroups = flag }
         if let n = positive(map["requestTimeoutSeconds"]) { hub.requestTimeoutSeconds = n }
         configuration.hub = hub
     }

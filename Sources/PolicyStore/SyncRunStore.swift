@@ -197,3 +197,32 @@ public struct HubUserRegistry: Sendable {
         try await connection.query("DELETE FROM accesssync.hub_users WHERE name = $1", [name]).affectedRows > 0
     }
 }
+
+/// The registry of hub groups AccessSync manages.
+public struct HubGroupRegistry: Sendable {
+    public let connection: PGConnection
+
+    public init(connection: PGConnection) {
+        self.connection = connection
+    }
+
+    /// Managed group names with their adopted flag.
+    public func all() async throws -> [(name: String, adopted: Bool)] {
+        let result = try await connection.query("SELECT name, adopted FROM accesssync.hub_groups ORDER BY name")
+        return try result.rows.map { (name: try $0.string("name"), adopted: try $0.bool("adopted")) }
+    }
+
+    public func register(name: String, run: Int64?, adopted: Bool = false) async throws {
+        try await connection.query(
+            """
+            INSERT INTO accesssync.hub_groups (name, created_by_run, adopted) VALUES ($1, $2, $3)
+            ON CONFLICT (name) DO UPDATE SET adopted = accesssync.hub_groups.adopted OR EXCLUDED.adopted,
+                updated_at = now()
+            """, [name, run, adopted])
+    }
+
+    @discardableResult
+    public func remove(name: String) async throws -> Bool {
+        try await connection.query("DELETE FROM accesssync.hub_groups WHERE name = $1", [name]).affectedRows > 0
+    }
+}

@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 public import RBACModel
+import PolicyStore
 
 /// What a sync or plan run should do.
 public struct SyncOptions: Sendable {
@@ -51,6 +52,10 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
     case lockLost(String)
     case auditUnwritable(String)
     case storeUnavailable(String)
+    /// The plan has errors (invalid names, unknown templates...): nothing is applied.
+    case planningFailed([String])
+    /// Another writer holds the lock.
+    case lockHeld(String)
 
     public var description: String {
         switch self {
@@ -65,6 +70,9 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
         case .lockLost(let why): "the writer lock was lost; applying stopped: \(why)"
         case .auditUnwritable(let why): "audit rows could not be written; applying stopped: \(why)"
         case .storeUnavailable(let why): "the policy database could not be read; nothing was changed: \(why)"
+        case .planningFailed(let errors):
+            "planning failed; nothing was changed:\n" + errors.map { "  " + $0 }.joined(separator: "\n")
+        case .lockHeld(let why): why
         }
     }
 }
@@ -108,8 +116,24 @@ public struct SyncEngine: Sendable {
             return try await body()
         }
 
-        let lock: (any WriterLock)? = writes ? try await store.acquireWriterLock() : nil
-        let runID: Int64? = writes ? try await store.beginRun(mode: options.mode.rawValue, actor: options.actor) : nil
+        var lock: (any WriterLock)? = nil
+        var runID: Int64? = nil
+        if writes {
+            do {
+                lock = try await store.acquireWriterLock()
+            } catch let error as RunLockError {
+                if case .lockHeld = error { throw SyncError.lockHeld(error.description) }
+                throw SyncError.storeUnavailable(error.description)
+            } catch {
+                throw SyncError.storeUnavailable(String(describing: error))
+            }
+            do {
+                runID = try await store.beginRun(mode: options.mode.rawValue, actor: options.actor)
+            } catch {
+                await lock?.release()
+                throw SyncError.storeUnavailable(String(describing: error))
+            }
+        }
         var summary = RunSummary()
 
         func fail(_ error: SyncError, status: RunStatus = .failed) async -> SyncError {
@@ -130,11 +154,17 @@ public struct SyncEngine: Sendable {
         let currentPolicy: Policy
         do {
             currentPolicy = try await timed("read_policy") { try await policy.loadPolicy() }
+        } catch let error as PostgresError where error.code == .connectionFailed || error.code == .connectionLost {
+            throw await fail(.storeUnavailable(error.description))
         } catch {
             throw await fail(.policyUnreadable(String(describing: error)))
         }
         let desired = await timed("plan") {
             Planner.plan(directory: snapshot, policy: currentPolicy, settings: settings, now: options.now)
+        }
+        let planningErrors = desired.diagnostics.filter { $0.severity == .error }.sorted()
+        guard planningErrors.isEmpty else {
+            throw await fail(.planningFailed(planningErrors.map { "\($0)" }))
         }
         let observed: ObservedCluster
         do {

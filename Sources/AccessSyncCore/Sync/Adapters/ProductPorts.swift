@@ -75,7 +75,9 @@ public struct HubTargetPort: HubPort {
     public func apply(_ changes: [Change], dryRun: Bool) async -> [ChangeOutcome] {
         guard !changes.isEmpty else { return [] }
         do {
-            return try await target.apply(changes, dryRun: dryRun).map { outcome in
+            // The engine hands over only changes whose dependencies (in earlier waves) succeeded.
+            let completed = Set(changes.flatMap(\.dependsOn))
+            return try await target.apply(changes, dryRun: dryRun, completed: completed).map { outcome in
                 let status: ChangeOutcome.Status
                 switch outcome.status {
                 case .succeeded: status = .succeeded

@@ -1,0 +1,196 @@
+import AccessSyncCore
+import ArgumentParser
+import Foundation
+import Logging
+import PolicyFiles
+
+/// Options every command that talks to the servers shares.
+struct ServerOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Configuration file (default: $ACCESSSYNC_CONFIG, else ./accesssync.yaml if present).", valueName: "file"))
+    var config: String?
+
+    @Flag(name: [.short, .long], help: "Log debug detail to standard error.")
+    var verbose = false
+
+    @Flag(name: [.short, .long], help: "Log only errors.")
+    var quiet = false
+
+    /// The configuration: the file given, `$ACCESSSYNC_CONFIG`, `./accesssync.yaml`, or defaults.
+    func loadConfiguration() throws(CommandFailure) -> Configuration {
+        let environment = ProcessInfo.processInfo.environment
+        let path =
+            config ?? environment["ACCESSSYNC_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (FileManager.default.fileExists(atPath: "accesssync.yaml") ? "accesssync.yaml" : nil)
+        guard let path else { return Configuration() }
+        do {
+            return try Configuration.load(path: path)
+        } catch {
+            throw CommandFailure(.configuration, error.description)
+        }
+    }
+
+    func logger(_ configuration: Configuration) -> Logger {
+        var level = Logger.Level(rawValue: configuration.sync.logLevel) ?? .info
+        if verbose { level = .debug }
+        if quiet { level = .error }
+        LogSetup.bootstrap(format: configuration.sync.logFormat, level: level)
+        var logger = Logger(label: "accesssync")
+        logger.logLevel = level
+        return logger
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+extension AccessSync {
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the cluster and the hub match the directory and the policy (the CronJob's command).",
+            discussion: """
+                Takes the writer lock, reads LDAP and the policy completely, plans, observes the cluster \
+                and the hub, checks the plan against the safety guard, writes audit intent rows, applies \
+                the changes (revocations first, in dependency order), writes the outcomes and prints the \
+                run summary with the audit head hash. Nothing is written when any read fails or the guard \
+                blocks the plan (exit 3: review with `accesssync plan`, then `accesssync approve HASH`).
+                """)
+
+        @OptionGroup var server: ServerOptions
+
+        @Option(
+            name: .long, parsing: .upToNextOption,
+            help: ArgumentHelp(
+                "Take over unowned objects at desired names: Namespace, RoleBinding, ..., hub-users, hub-groups, or all.",
+                valueName: "kind"))
+        var adopt: [String] = []
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Let up to N access losses and deletions through the guard (interactive use).", valueName: "n"))
+        var allowDeletes: Int?
+
+        @Option(name: .long, help: "Output format.")
+        var output: OutputFormat = .text
+
+        @Option(name: .long, help: ArgumentHelp("The instant used for expiries (RFC 3339; default: now).", valueName: "rfc3339"))
+        var now: String?
+
+        func validate() throws {
+            if let now, RFC3339.parse(now) == nil {
+                throw ValidationError("--now must be an RFC 3339 date-time such as 2025-06-30T12:00:00Z, not '\(now)'")
+            }
+            if let allowDeletes, allowDeletes < 0 { throw ValidationError("--allow-deletes must be 0 or more") }
+            do {
+                _ = try SyncCommand.diffOptions(adopt: adopt)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+
+        func run() async throws {
+            try await runSyncOrPlan(
+                server: server, mode: .sync, serverDryRun: false, adopt: adopt, allowDeletes: allowDeletes,
+                output: output, now: now)
+        }
+    }
+
+    struct Plan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what `sync` would change, grouped by person and project, with the reason for every line.",
+            discussion: """
+                Reads and plans exactly like sync but writes nothing (no lock, no audit rows). Prints the \
+                plan hash that `accesssync approve` takes. Exit 0: no changes; 2: changes pending.
+                """)
+
+        @OptionGroup var server: ServerOptions
+
+        @Flag(name: .long, help: "Send every change to the API server with dryRun=All to see admission rejections.")
+        var serverDryRun = false
+
+        @Option(
+            name: .long, parsing: .upToNextOption,
+            help: ArgumentHelp("Plan as `sync --adopt` would.", valueName: "kind"))
+        var adopt: [String] = []
+
+        @Option(name: .long, help: "Output format.")
+        var output: OutputFormat = .text
+
+        @Option(name: .long, help: ArgumentHelp("The instant used for expiries (RFC 3339; default: now).", valueName: "rfc3339"))
+        var now: String?
+
+        func validate() throws {
+            if let now, RFC3339.parse(now) == nil {
+                throw ValidationError("--now must be an RFC 3339 date-time such as 2025-06-30T12:00:00Z, not '\(now)'")
+            }
+            do {
+                _ = try SyncCommand.diffOptions(adopt: adopt)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+
+        func run() async throws {
+            try await runSyncOrPlan(
+                server: server, mode: .plan, serverDryRun: serverDryRun, adopt: adopt, allowDeletes: nil, output: output,
+                now: now)
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve one blocked plan by its hash (one-time, audited).",
+            discussion: """
+                The next sync whose plan has exactly this hash applies it despite the guard, and uses the \
+                approval up. A plan that differs in any change has another hash and stays blocked.
+                """)
+
+        @OptionGroup var server: ServerOptions
+
+        @Argument(help: ArgumentHelp("The plan hash printed by `accesssync plan` or a blocked sync.", valueName: "hash"))
+        var planHash: String
+
+        @Option(name: .long, help: "Why (recorded with the approval).")
+        var note: String?
+
+        func run() async throws {
+            let configuration = try runReporting { () throws(CommandFailure) in try server.loadConfiguration() }
+            let id = try await runReportingAsync { () async throws(CommandFailure) in
+                try await ApproveCommand.run(planHash: planHash, note: note, configuration: configuration)
+            }
+            print("approved plan \(planHash.lowercased()) (approval \(id)); the next sync with exactly this plan applies it")
+        }
+    }
+}
+
+func runSyncOrPlan(
+    server: ServerOptions, mode: SyncOptions.Mode, serverDryRun: Bool, adopt: [String], allowDeletes: Int?,
+    output: OutputFormat, now: String?
+) async throws {
+    let configuration = try runReporting { () throws(CommandFailure) in try server.loadConfiguration() }
+    let logger = server.logger(configuration)
+    let options = SyncCommand.Options(
+        configuration: configuration, mode: mode, serverDryRun: serverDryRun, adopt: adopt, allowDeletes: allowDeletes,
+        now: now.flatMap(RFC3339.parse) ?? Date())
+    let result = try await runReportingAsync { () async throws(CommandFailure) in
+        try await SyncCommand.run(options, logger: logger)
+    }
+    switch output {
+    case .text: print(PlanFormatting.text(result.report, mode: mode), terminator: "")
+    case .json: print(PlanFormatting.json(result.report, mode: mode), terminator: "")
+    }
+    if result.exitStatus != .ok { throw ExitCode(result.exitStatus.rawValue) }
+}
+
+/// `runReporting` for async command logic.
+func runReportingAsync<T>(_ body: () async throws(CommandFailure) -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        printError("error: \(error.message)")
+        throw ExitCode(error.exitStatus.rawValue)
+    }
+}

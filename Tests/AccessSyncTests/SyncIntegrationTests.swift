@@ -1,0 +1,196 @@
+import AccessSyncCore
+import Foundation
+import HubTarget
+import KubeTestServer
+import PolicyStore
+import RBACModel
+import Testing
+
+/// `sync` and `plan` end to end against real slapd, PostgreSQL and JupyterHub and the test API
+/// server. Each test has its own LDAP subtree, database, API server and hub user names.
+@Suite("sync end to end", .serialized)
+struct SyncIntegrationTests {
+    @Test("first sync creates everything, audits it, and a second sync and plan change nothing")
+    func firstSyncThenNoOp() async throws {
+        try await withSyncWorld(people: ["alice", "bob", "carol"]) { world in
+            let first = try await world.run(.sync)
+            #expect(first.exitStatus == .ok, "\(first.report.outcomes.filter { $0.status != .succeeded })")
+            #expect(first.report.status == .succeeded)
+            let changes = first.report.changes.changes
+            #expect(changes.count > 10)
+            #expect(first.report.outcomes.allSatisfy { $0.status == .succeeded })
+
+            // The objects exist on the API server, with our labels.
+            let namespace = try #require(first.report.desired.entitlements.values.first { $0.uid == world.uid("bob") }?.namespace)
+            let stored = world.cluster.object("namespaces", name: namespace)
+            #expect(stored != nil, "namespace \(namespace) was not created")
+            // Hub users exist; alice is an admin.
+            let alice = try #require(try await world.hubUser("alice"))
+            #expect(alice.admin)
+            let bob = try #require(try await world.hubUser("bob"))
+            #expect(!bob.admin)
+            // The registry knows them.
+            let registered = try await world.column("SELECT name FROM accesssync.hub_users ORDER BY name")
+            #expect(registered.compactMap { $0 } == ["alice", "bob", "carol"].map(world.uid))
+            // Every change has an intent and an outcome row, and the run is recorded with the head hash.
+            let intents = try await world.column("SELECT count(*) FROM accesssync.audit_log WHERE outcome = 'intent'")
+            #expect(intents.first == String(changes.count))
+            let outcomes = try await world.column(
+                "SELECT count(*) FROM accesssync.audit_log WHERE outcome = 'succeeded' AND run_id IS NOT NULL")
+            #expect(outcomes.first == String(changes.count))
+            let runs = try await world.column("SELECT status FROM accesssync.sync_runs ORDER BY id")
+            #expect(runs == ["succeeded"])
+            let head = try await world.column("SELECT head_hash FROM accesssync.sync_runs")
+            #expect(head.first??.count == 64)
+            #expect(first.report.summary.headHash == head.first ?? nil)
+
+            // Second run: nothing to do, nothing written.
+            let writesBefore = world.clusterWrites
+            let plan = try await world.run(.plan)
+            #expect(plan.exitStatus == .ok)
+            #expect(plan.report.changes.changes.isEmpty, "\(plan.report.changes.changes.map(\.id))")
+            let second = try await world.run(.sync)
+            #expect(second.exitStatus == .ok)
+            #expect(second.report.changes.changes.isEmpty)
+            #expect(world.clusterWrites == writesBefore)
+        }
+    }
+
+    @Test("a person removed from the group loses bindings and hub user in the same run; namespace retired")
+    func leaverIsRevokedInOneRun() async throws {
+        try await withSyncWorld(people: ["alice", "bob", "carol", "dave", "erin", "frank"]) { world in
+            let first = try await world.run(.sync)
+            #expect(first.exitStatus == .ok)
+            let bobNamespace = try #require(
+                first.report.desired.entitlements.values.first { $0.uid == world.uid("bob") }?.namespace)
+            #expect(try await world.hubUser("bob") != nil)
+
+            try await world.removeFromUsers(["bob"])
+            let plan = try await world.run(.plan)
+            #expect(plan.exitStatus == .changesPending)
+            let text = PlanFormatting.text(plan.report, mode: .plan)
+            #expect(text.contains("hub: stop server and delete user \(world.uid("bob"))"), "\(text)")
+
+            let second = try await world.run(.sync)
+            #expect(second.exitStatus == .ok, "\(second.report.outcomes.filter { $0.status != .succeeded })")
+            #expect(try await world.hubUser("bob") == nil)
+            #expect(try await world.hubUser("carol") != nil)
+            // The namespace is retired, not deleted: our annotation with the time; bindings gone.
+            let namespace = try #require(
+                world.cluster.object("namespaces", name: bobNamespace))
+            let annotations = namespace["metadata"]?["annotations"]
+            #expect(annotations?[ManagedKeys.retiredAt] != nil, "\(String(describing: annotations))")
+            let bindings = world.cluster.objects("rolebindings", namespace: bobNamespace)
+            #expect(
+                bindings.allSatisfy {
+                    ($0["subjects"]?.arrayValue ?? []).allSatisfy { $0["name"]?.stringValue != world.uid("bob") }
+                })
+            // The hub registry forgot bob; the audit has his revocation.
+            let registered = try await world.column("SELECT name FROM accesssync.hub_users ORDER BY name")
+            #expect(!registered.contains(world.uid("bob")))
+            let revocations = try await world.column(
+                "SELECT count(*) FROM accesssync.audit_log WHERE action = 'delete-user' AND object_name = '\(world.uid("bob"))' AND outcome = 'succeeded'")
+            #expect(revocations.first == "1")
+        }
+    }
+
+    @Test("losses beyond the threshold block the run; an approval passes exactly that plan once")
+    func guardBlocksAndApprovalPasses() async throws {
+        try await withSyncWorld(people: ["alice", "bob", "carol", "dave"]) { world in
+            world.configuration.safety.thresholds = GuardThresholds(
+                maxPeopleLosingAccess: 1, maxPeopleLosingAccessPercent: 100, maxDeletionsPerKind: 100,
+                maxDeletionsPercent: 100, maxDirectoryShrinkPercent: 100)
+            #expect(try await world.run(.sync).exitStatus == .ok)
+            try await world.removeFromUsers(["bob", "carol"])
+            let writesBefore = world.clusterWrites
+
+            await #expect(throws: CommandFailure.self) { try await world.run(.sync) }
+            do {
+                _ = try await world.run(.sync)
+            } catch let error as CommandFailure {
+                #expect(error.exitStatus == .blockedByGuard)
+                #expect(error.message.contains("accesssync approve"))
+            }
+            #expect(world.clusterWrites == writesBefore)
+            #expect(try await world.hubUser("bob") != nil)
+            let statuses = try await world.column("SELECT status FROM accesssync.sync_runs ORDER BY id")
+            #expect(statuses == ["succeeded", "blocked", "blocked"])
+
+            let plan = try await world.run(.plan)
+            let hash = try #require(plan.report.verdict?.planHash)
+            #expect(plan.report.verdict?.blocked == true)
+            _ = try await ApproveCommand.run(planHash: hash, note: "leavers confirmed", configuration: world.configuration)
+            let approved = try await world.run(.sync)
+            #expect(approved.exitStatus == .ok)
+            #expect(try await world.hubUser("bob") == nil)
+            let used = try await world.column("SELECT used_by_run FROM accesssync.approvals")
+            #expect(used.count == 1 && used[0] != nil)
+            let approvalAudit = try await world.column("SELECT count(*) FROM accesssync.audit_log WHERE action = 'approve'")
+            #expect(approvalAudit.first == "1")
+        }
+    }
+
+    @Test("LDAP unreachable: nothing written, the run is recorded as failed, exit ldap-unavailable")
+    func ldapDownWritesNothing() async throws {
+        try await withSyncWorld(people: ["alice", "bob"]) { world in
+            world.configuration.ldap.uri = "ldap://127.0.0.1:9"
+            world.configuration.ldap.networkTimeoutSeconds = 2
+            do {
+                _ = try await world.run(.sync)
+                Issue.record("sync succeeded without a directory")
+            } catch let error as CommandFailure {
+                #expect(error.exitStatus == .ldapUnavailable, "\(error)")
+            }
+            #expect(world.clusterWrites == 0)
+            let statuses = try await world.column("SELECT status FROM accesssync.sync_runs")
+            #expect(statuses == ["failed"])
+            let rows = try await world.column("SELECT count(*) FROM accesssync.audit_log WHERE run_id IS NOT NULL")
+            #expect(rows.first == "0")
+        }
+    }
+
+    @Test("a second writer gets lock-held naming the running run")
+    func secondWriterIsRefused() async throws {
+        try await withSyncWorld(people: ["alice"]) { world in
+            let lock = try await RunLock.acquire(world.pgOptions)
+            do {
+                _ = try await world.run(.sync)
+                Issue.record("sync ran while another writer held the lock")
+            } catch let error as CommandFailure {
+                #expect(error.exitStatus == .lockHeld, "\(error)")
+                #expect(error.message.contains("another"), "\(error.message)")
+            }
+            await lock.release()
+            #expect(world.clusterWrites == 0)
+            #expect(try await world.run(.sync).exitStatus == .ok)
+        }
+    }
+
+    @Test("API server 503 for some writes: the rest applied, failures audited, dependants skipped, the next run converges")
+    func partialFailureConverges() async throws {
+        try await withSyncWorld(people: ["alice", "bob", "carol"]) { world in
+            _ = world.cluster.injectFault(
+                FaultRule(
+                    method: "POST", path: "*/namespaces/proj-ml-platform/resourcequotas",
+                    action: .serviceUnavailable(retryAfterSeconds: nil)))
+            let first = try await world.run(.sync)
+            #expect(first.exitStatus == .partialFailure)
+            let failed = first.report.outcomes.filter { $0.status == .failed }
+            let skipped = first.report.outcomes.filter { $0.status == .skipped }
+            #expect(failed.map(\.changeID) == ["kube/create/ResourceQuota/proj-ml-platform/accesssync-quota"])
+            #expect(skipped.allSatisfy { $0.message?.contains("accesssync-quota") == true }, "\(skipped)")
+            // Unrelated changes went through: personal namespaces and hub users exist.
+            #expect(try await world.hubUser("bob") != nil)
+            let failedRows = try await world.column("SELECT count(*) FROM accesssync.audit_log WHERE outcome = 'failed'")
+            #expect(failedRows.first == "1")
+            let statuses = try await world.column("SELECT status FROM accesssync.sync_runs")
+            #expect(statuses == ["failed"])
+
+            world.cluster.clearFaults()
+            let second = try await world.run(.sync)
+            #expect(second.exitStatus == .ok)
+            #expect(Set(second.report.changes.changes.map(\.id)) == Set((failed + skipped).map(\.changeID)))
+            #expect(try await world.run(.plan).report.changes.changes.isEmpty)
+        }
+    }
+}
