@@ -47,7 +47,7 @@ extension Configuration.LDAP {
             if disabled.activeDirectory == true { conditions.append(.activeDirectoryAccountControl) }
             disabledTest = DisabledTest(conditions)
         }
-        let check = MemberReadCheck(
+        let check = LDAPBridge.MemberReadCheck(
             requireMembersForRequiringClasses: memberReadCheck.schemaRequired,
             compareProbe: memberReadCheck.compareProbe, rejectAllGroupsEmpty: memberReadCheck.rejectAllGroupsEmpty,
             canaryGroups: memberReadCheck.canaryGroups)
