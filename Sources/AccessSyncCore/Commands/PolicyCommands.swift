@@ -14,6 +14,12 @@ public enum PolicyCommands {
         public var table: String
         public var key: String
         public var description: String { "\(action) \(table) \(key)" }
+
+        public init(action: String, table: String, key: String) {
+            self.action = action
+            self.table = table
+            self.key = key
+        }
     }
 
     public struct ApplyOutcome: Hashable, Sendable {
@@ -58,6 +64,7 @@ public enum PolicyCommands {
     /// - Throws: `CommandFailure`: `noInput` (66) for a missing directory, `dataError` (65) for
     ///   invalid files (each problem as `file:line: field: message`) or an inconsistent policy,
     ///   `lockHeld` (75) when a sync is running, `postgresUnavailable` (81), `configuration` (78).
+    @discardableResult
     public static func apply(_ session: PostgresSession, directory: String, dryRun: Bool = false)
         async throws(CommandFailure) -> ApplyOutcome
     {
