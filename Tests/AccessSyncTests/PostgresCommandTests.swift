@@ -299,7 +299,11 @@ struct PostgresCommandTests {
             try await database.migrate()
             let directory = database.directory.appendingPathComponent("policies")
             try FileManager.default.copyItem(atPath: Self.policies, toPath: directory.path)
-            try await PolicyCommands.apply(database.session, directory: directory.path)
+            let first = try await PolicyCommands.apply(database.session, directory: Self.policies)
+            #expect(!first.changes.isEmpty)
+            // The same files from another path: nothing changes (sources are relative to DIR).
+            let moved = try await PolicyCommands.apply(database.session, directory: directory.path)
+            #expect(moved.changes.isEmpty, "\(moved.changes)")
             try FileManager.default.removeItem(at: directory.appendingPathComponent("overrides.yaml"))
             let outcome = try await PolicyCommands.apply(database.session, directory: directory.path)
             #expect(outcome.changes == [PolicyCommands.Change(action: "delete", table: "overrides", key: "oivanova/gpu-pilot")])

@@ -46,7 +46,7 @@ public enum AuditCommands {
     @discardableResult
     public static func export(
         _ session: PostgresSession, filter: ExportFilter = ExportFilter(), format: ExportFormat,
-        to write: @escaping (String) throws -> Void
+        to write: (String) throws -> Void
     ) async throws(CommandFailure) -> Int {
         if let since = filter.since, let until = filter.until, since >= until {
             throw CommandFailure(.usage, "--since must be before --until")

@@ -69,14 +69,15 @@ public enum PolicyCommands {
         async throws(CommandFailure) -> ApplyOutcome
     {
         let policy = try loadPolicy(directory: directory)
-        let source = PolicySource.file(path: directory, line: nil)
+        // The settings rows' source is the library's fixed `file:policies` (not the DIR argument), so
+        // applying the same files from another path changes nothing.
         if dryRun {
             return try await session.withConnection { connection in
                 let repository = PolicyRepository(connection: connection, osUser: session.osUser)
                 let head = try await repository.audit.head().hash
                 do {
                     try await connection.withTransaction { _ in
-                        let report = try await repository.applyPolicy(policy, settingsSource: source)
+                        let report = try await repository.applyPolicy(policy)
                         throw DryRunRollback(report: report)
                     }
                 } catch let rollback as DryRunRollback {
@@ -99,7 +100,7 @@ public enum PolicyCommands {
                 do {
                     try await lock.check()
                     let repository = PolicyRepository(connection: connection, osUser: session.osUser)
-                    let report = try await repository.applyPolicy(policy, settingsSource: source, runID: run.id)
+                    let report = try await repository.applyPolicy(policy, runID: run.id)
                     let counts: PolicyStore.JSONValue = .object([
                         "created": .int(report.changes.filter { $0.action == .create }.count),
                         "updated": .int(report.changes.filter { $0.action == .update }.count),
