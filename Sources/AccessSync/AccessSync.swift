@@ -11,7 +11,9 @@ struct AccessSync: AsyncParsableCommand {
         discussion: "Exit statuses are the same for every command:\n"
             + ExitStatus.allCases.map { "  \($0.rawValue) \($0.name): \($0.summary)" }.joined(separator: "\n"),
         version: "0.1.0",
-        subcommands: [Sync.self, Plan.self, Approve.self, Render.self, Config.self]
+        subcommands: [
+            Sync.self, Plan.self, Approve.self, Render.self, Config.self, Migrate.self, PolicyCommand.self, Audit.self,
+        ]
     )
 }
 

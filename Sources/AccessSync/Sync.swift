@@ -184,13 +184,3 @@ func runSyncOrPlan(
     }
     if result.exitStatus != .ok { throw ExitCode(result.exitStatus.rawValue) }
 }
-
-/// `runReporting` for async command logic.
-func runReportingAsync<T>(_ body: () async throws(CommandFailure) -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch {
-        printError("error: \(error.message)")
-        throw ExitCode(error.exitStatus.rawValue)
-    }
-}
