@@ -12,7 +12,8 @@ struct AccessSync: AsyncParsableCommand {
             + ExitStatus.allCases.map { "  \($0.rawValue) \($0.name): \($0.summary)" }.joined(separator: "\n"),
         version: "0.1.0",
         subcommands: [
-            Sync.self, Plan.self, Approve.self, Render.self, Config.self, Migrate.self, PolicyCommand.self, Audit.self,
+            Sync.self, Plan.self, Approve.self, Doctor.self, Render.self, Config.self, Migrate.self, PolicyCommand.self,
+            Audit.self,
         ]
     )
 }
