@@ -142,6 +142,14 @@ extension Doctor {
             }
             checks.append(Check(check.id, status, check.detail, fix: fix))
         }
+        // A refused token fails every later API probe too: report those as not checked.
+        if checks.contains(where: { $0.id == "hub.token" && $0.status == .failed }) {
+            for index in checks.indices where checks[index].id == "hub.groups.managed" && checks[index].status == .failed
+                && !section.managesGroups
+            {
+                checks[index] = Check("hub.groups.managed", .skipped, "not checked: the hub refused the token")
+            }
+        }
         // What AccessSync's own configuration says about groups, next to the hub's facts.
         checks.append(
             Check(

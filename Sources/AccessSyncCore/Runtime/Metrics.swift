@@ -142,7 +142,7 @@ public struct RunMetrics: Sendable, Hashable {
     }
 
     /// Label value escaping: backslash, double quote and line feed.
-    static func escape(_ value: String) -> String {
+    public static func escape(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n")
     }
