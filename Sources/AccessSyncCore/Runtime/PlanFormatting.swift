@@ -77,7 +77,6 @@ public enum PlanFormatting {
                         ? change.reason : change.provenance.map(\.description).joined(separator: "; ")
                     lines.append("  \(symbol(change)) \(describe(change))")
                     lines.append("      because: \(why)")
-                    if !change.reason.isEmpty, !change.provenance.isEmpty { lines.append("      reason: \(change.reason)") }
                 }
             }
             var counts: [String: Int] = [:]
