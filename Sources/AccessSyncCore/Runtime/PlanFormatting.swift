@@ -182,6 +182,8 @@ public enum PlanFormatting {
                 })
             root["peopleLosingAccess"] = .array(verdict.peopleLosingAccess.sorted().map { .string($0.rawValue) })
         }
+        root["phaseSeconds"] = .object(
+            report.summary.phaseSeconds.mapValues { .string(String(format: "%.3f", $0)) })
         if let runID = report.runID {
             root["run"] = .int(runID)
             root["outcomes"] = .array(
