@@ -2,6 +2,7 @@ import AccessSyncCore
 import Foundation
 import HubTarget
 import KubeTestServer
+import Logging
 import PolicyStore
 import RBACModel
 import Testing
@@ -191,6 +192,63 @@ struct SyncIntegrationTests {
             #expect(second.exitStatus == .ok)
             #expect(Set(second.report.changes.changes.map(\.id)) == Set((failed + skipped).map(\.changeID)))
             #expect(try await world.run(.plan).report.changes.changes.isEmpty)
+        }
+    }
+
+    @Test("the process killed mid-apply: the run shows as interrupted, the chain verifies, the next run converges")
+    func killedMidApplyConverges() async throws {
+        try await withSyncWorld(people: ["alice", "bob", "carol", "dave"], configure: { $0.latency = .milliseconds(150) }) {
+            world in
+            let config = try world.writeConfigurationFile()
+            let process = Process()
+            process.executableURL = try accesssyncBinary()
+            process.arguments = ["sync", "--config", config, "-q"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Wait until it is applying, then kill it without warning.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while world.clusterWrites < 6, ContinuousClock.now < deadline, process.isRunning {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(world.clusterWrites >= 6, "the child never started applying")
+            kill(process.processIdentifier, SIGKILL)
+            let status = reapChild(process)
+            // 128 + signal when reaped here; the bare signal number when Foundation reaped it first.
+            #expect(status == 128 + SIGKILL || status == SIGKILL, "exit status \(status)")
+            let running = try await world.column("SELECT status FROM accesssync.sync_runs")
+            #expect(running == ["running"])
+
+            let next = try await world.run(.sync)
+            #expect(next.exitStatus == .ok, "\(next.report.outcomes.filter { $0.status != .succeeded })")
+            let statuses = try await world.column("SELECT status FROM accesssync.sync_runs ORDER BY id")
+            #expect(statuses == ["interrupted", "succeeded"])
+            #expect(try await world.run(.plan).report.changes.changes.isEmpty)
+            let connection = try await PGConnection.connect(world.pgOptions)
+            let verification = try await AuditLog(connection: connection).verify()
+            await connection.close()
+            #expect(verification.isIntact, "\(verification.problems)")
+        }
+    }
+
+    @Test("plan --server-dry-run sends dryRun=All writes only and reports each change's verdict")
+    func serverDryRunWritesNothing() async throws {
+        try await withSyncWorld(people: ["alice", "bob"]) { world in
+            let namespacesBefore = world.cluster.objects("namespaces").count
+            var logger = Logger(label: "it")
+            logger.logLevel = .warning
+            let result = try await SyncCommand.run(
+                SyncCommand.Options(configuration: world.configuration, mode: .plan, serverDryRun: true), logger: logger)
+            #expect(result.exitStatus == .changesPending)
+            let kubeChanges = result.report.changes.changes.filter { $0.id.hasPrefix("kube/") }
+            #expect(result.report.outcomes.count == kubeChanges.count)
+            #expect(result.report.outcomes.contains { $0.status == .succeeded })
+            let writes = world.cluster.requestLog.filter { ["POST", "PUT", "PATCH", "DELETE"].contains($0.method) }
+            #expect(!writes.isEmpty && writes.allSatisfy(\.dryRun))
+            #expect(world.cluster.objects("namespaces").count == namespacesBefore)
+            #expect(PlanFormatting.text(result.report, mode: .plan).contains("Server dry run:"))
+            let runs = try await world.column("SELECT count(*) FROM accesssync.sync_runs")
+            #expect(runs.first == "0")
         }
     }
 }

@@ -119,6 +119,15 @@ public enum PlanFormatting {
                     "A sync would be blocked by the guard. Review the plan, then: accesssync approve \(verdict.planHash)")
             }
         }
+        if mode == .plan, !report.outcomes.isEmpty {
+            let accepted = report.outcomes.filter { $0.status == .succeeded }.count
+            lines.append("")
+            lines.append(
+                "Server dry run: \(accepted) of \(report.outcomes.count) Kubernetes changes accepted by the API server.")
+            for outcome in report.outcomes where outcome.status != .succeeded {
+                lines.append("  \(outcome.status.rawValue) \(outcome.changeID): \(outcome.message ?? "")")
+            }
+        }
         if mode == .sync, let runID = report.runID {
             let summary = report.summary
             lines.append("")
@@ -184,6 +193,14 @@ public enum PlanFormatting {
         }
         root["phaseSeconds"] = .object(
             report.summary.phaseSeconds.mapValues { .string(String(format: "%.3f", $0)) })
+        if report.runID == nil, !report.outcomes.isEmpty {
+            root["serverDryRun"] = .array(
+                report.outcomes.map {
+                    var outcome: [String: JSONValue] = ["id": .string($0.changeID), "status": .string($0.status.rawValue)]
+                    if let message = $0.message { outcome["message"] = .string(message) }
+                    return .object(outcome)
+                })
+        }
         if let runID = report.runID {
             root["run"] = .int(runID)
             root["outcomes"] = .array(
