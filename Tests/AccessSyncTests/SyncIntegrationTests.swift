@@ -358,4 +358,34 @@ struct SyncIntegrationTests {
             #expect(try await world.run(.plan).report.changes.changes.isEmpty)
         }
     }
+
+    @Test("render mode: sync writes the manifests, the second run changes nothing, a leaver's files go")
+    func renderModeSync() async throws {
+        try await withSyncWorld(people: ["alice", "bob"]) { world in
+            let directory = world.workDirectory.appendingPathComponent("render").path
+            world.configuration.kubernetes.mode = .render
+            world.configuration.kubernetes.renderDirectory = directory
+            world.configuration.hub.url = nil
+            let first = try await world.run(.sync)
+            #expect(first.exitStatus == .ok, "\(first.report.outcomes.filter { $0.status != .succeeded })")
+            let bob = try #require(first.report.desired.entitlements.values.first { $0.uid == world.uid("bob") }?.namespace)
+            let bobFile = directory + "/namespaces/\(bob).yaml"
+            let text = try String(contentsOfFile: bobFile, encoding: .utf8)
+            #expect(text.contains("Prune=false"))
+            #expect(FileManager.default.fileExists(atPath: directory + "/hub.json"))
+            #expect(world.clusterWrites == 0, "render mode never talks to a cluster")
+
+            let second = try await world.run(.sync)
+            #expect(second.report.changes.changes.isEmpty, "\(second.report.changes.changes.map(\.id))")
+
+            try await world.removeFromUsers(["bob"])
+            let third = try await world.run(.sync)
+            #expect(third.exitStatus == .ok)
+            #expect(!FileManager.default.fileExists(atPath: bobFile))
+            let bindings = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/namespaces/\(bob)")) ?? []
+            #expect(!bindings.contains { $0.hasPrefix("rolebinding-") }, "\(bindings)")
+            let after = try await world.run(.plan).report.changes.changes.map(\.id)
+            #expect(after.isEmpty, "\(after) \(third.report.changes.changes.map(\.id))")
+        }
+    }
 }
