@@ -87,7 +87,13 @@ extension SyncWorld {
     /// The entryUUID of an entry.
     func entryUUID(_ dn: String) async throws -> String? {
         let connection = try await adminLDAP()
-        let entries = try await connection.search(base: dn, scope: .base, attributes: ["entryUUID"], pageSize: nil)
+        let entries: [LDAPEntry]
+        do {
+            entries = try await connection.search(base: dn, scope: .base, attributes: ["entryUUID"], pageSize: nil)
+        } catch let error as LDAPError where error.code == .noSuchObject {
+            await connection.close()
+            return nil
+        }
         await connection.close()
         return entries.first?.string("entryUUID")?.lowercased()
     }
