@@ -9,7 +9,8 @@ struct ServerOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Configuration file (default: $ACCESSSYNC_CONFIG, else ./accesssync.yaml if present).", valueName: "file"))
+            "Configuration file (default: $ACCESSSYNC_CONFIG, else /etc/accesssync/accesssync.yaml if present).",
+            valueName: "file"))
     var config: String?
 
     @Flag(name: [.short, .long], help: "Log debug detail to standard error.")
@@ -23,8 +24,8 @@ struct ServerOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         let path =
             config ?? environment["ACCESSSYNC_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (FileManager.default.fileExists(atPath: "accesssync.yaml") ? "accesssync.yaml" : nil)
-        guard let path else { return Configuration() }
+            ?? (FileManager.default.fileExists(atPath: Configuration.defaultPath) ? Configuration.defaultPath : nil)
+        guard let path else { return Configuration().applyingSecretOverrides() }
         do {
             return try Configuration.load(path: path)
         } catch {

@@ -18,7 +18,23 @@ extension Configuration {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError([.init(file: path, line: nil, field: "", message: "not valid UTF-8")])
         }
-        return try parse(text, file: path)
+        return try parse(text, file: path).applyingSecretOverrides()
+    }
+
+    /// Where commands look for the configuration without `--config` or `$ACCESSSYNC_CONFIG`.
+    public static let defaultPath = "/etc/accesssync/accesssync.yaml"
+
+    /// The configuration with the secret-file overrides from the environment applied:
+    /// `ACCESSSYNC_LDAP_BIND_PASSWORD_FILE`, `ACCESSSYNC_POSTGRES_PASSWORD_FILE`,
+    /// `ACCESSSYNC_HUB_TOKEN_FILE` (paths decided at deploy time; values are paths, never secrets).
+    public func applyingSecretOverrides(environment: [String: String]? = nil) -> Configuration {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        var copy = self
+        func path(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        if let file = path("ACCESSSYNC_LDAP_BIND_PASSWORD_FILE") { copy.ldap.bindPassword = .file(file) }
+        if let file = path("ACCESSSYNC_POSTGRES_PASSWORD_FILE") { copy.postgres.password = .file(file) }
+        if let file = path("ACCESSSYNC_HUB_TOKEN_FILE") { copy.hub.token = .file(file) }
+        return copy
     }
 
     /// Parses configuration text.

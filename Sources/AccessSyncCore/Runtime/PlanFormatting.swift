@@ -77,7 +77,6 @@ public enum PlanFormatting {
                         ? change.reason : change.provenance.map(\.description).joined(separator: "; ")
                     lines.append("  \(symbol(change)) \(describe(change))")
                     lines.append("      because: \(why)")
-                    if !change.reason.isEmpty, !change.provenance.isEmpty { lines.append("      reason: \(change.reason)") }
                 }
             }
             var counts: [String: Int] = [:]
@@ -118,6 +117,15 @@ public enum PlanFormatting {
             if verdict.blocked {
                 lines.append(
                     "A sync would be blocked by the guard. Review the plan, then: accesssync approve \(verdict.planHash)")
+            }
+        }
+        if mode == .plan, !report.outcomes.isEmpty {
+            let accepted = report.outcomes.filter { $0.status == .succeeded }.count
+            lines.append("")
+            lines.append(
+                "Server dry run: \(accepted) of \(report.outcomes.count) Kubernetes changes accepted by the API server.")
+            for outcome in report.outcomes where outcome.status != .succeeded {
+                lines.append("  \(outcome.status.rawValue) \(outcome.changeID): \(outcome.message ?? "")")
             }
         }
         if mode == .sync, let runID = report.runID {
@@ -182,6 +190,16 @@ public enum PlanFormatting {
                     .object(["code": .string($0.code), "message": .string($0.message), "blocking": .bool($0.blocking)])
                 })
             root["peopleLosingAccess"] = .array(verdict.peopleLosingAccess.sorted().map { .string($0.rawValue) })
+        }
+        root["phaseSeconds"] = .object(
+            report.summary.phaseSeconds.mapValues { .string(String(format: "%.3f", $0)) })
+        if report.runID == nil, !report.outcomes.isEmpty {
+            root["serverDryRun"] = .array(
+                report.outcomes.map {
+                    var outcome: [String: JSONValue] = ["id": .string($0.changeID), "status": .string($0.status.rawValue)]
+                    if let message = $0.message { outcome["message"] = .string(message) }
+                    return .object(outcome)
+                })
         }
         if let runID = report.runID {
             root["run"] = .int(runID)
