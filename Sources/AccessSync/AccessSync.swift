@@ -13,6 +13,7 @@ struct AccessSync: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Sync.self, Plan.self, Approve.self, Render.self, Config.self, Migrate.self, PolicyCommand.self, Audit.self,
+            AddUser.self, RemoveUser.self, GrantCommand.self, RevokeCommand.self, ExplainCommandLine.self, Report.self,
         ]
     )
 }

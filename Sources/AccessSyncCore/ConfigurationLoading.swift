@@ -78,7 +78,7 @@ struct ConfigurationParser {
         let keys = [
             "uri", "baseDN", "bindDN", "bindPasswordFile", "bindPasswordEnv", "bindPassword", "password", "tls",
             "networkTimeoutSeconds", "operationTimeoutSeconds", "searchTimeLimitSeconds", "pageSize", "schema", "people",
-            "groups", "disabled", "unresolvedMembers", "memberReadCheck",
+            "groups", "disabled", "unresolvedMembers", "memberReadCheck", "writer",
         ]
         guard let map = value.mapping(allowedKeys: keys, nullMeansAbsent: true) else { return }
         var ldap = configuration.ldap
@@ -136,6 +136,16 @@ struct ConfigurationParser {
             if let flag = m["compareProbe"]?.bool() { ldap.memberReadCheck.compareProbe = flag }
             if let flag = m["rejectAllGroupsEmpty"]?.bool() { ldap.memberReadCheck.rejectAllGroupsEmpty = flag }
             if let list = m["canaryGroups"]?.stringList() { ldap.memberReadCheck.canaryGroups = list }
+        }
+        if let v = map["writer"], let w = v.mapping(allowedKeys: ["bindDN", "bindPasswordFile", "bindPasswordEnv", "removeUser"], nullMeansAbsent: true) {
+            if let dnValue = w["bindDN"] { ldap.writer.bindDN = dn(dnValue) }
+            ldap.writer.bindPassword = secret(w, file: "bindPasswordFile", env: "bindPasswordEnv", literals: [])
+            if let choiceValue = w["removeUser"], let mode: Configuration.LDAP.Writer.RemoveUser = choice(choiceValue) {
+                ldap.writer.removeUser = mode
+            }
+            if ldap.writer.bindDN != nil, ldap.writer.bindPassword == nil {
+                v.report("writer.bindDN needs writer.bindPasswordFile or writer.bindPasswordEnv")
+            }
         }
         configuration.ldap = ldap
     }
