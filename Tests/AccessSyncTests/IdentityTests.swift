@@ -37,6 +37,10 @@ struct IdentityTests {
             let old = try #require(world.cluster.object("namespaces", name: oldNamespace))
             #expect(old["metadata"]?["annotations"]?[ManagedKeys.retiredAt] != nil)
             #expect(world.cluster.object("rolebindings", namespace: oldNamespace, name: ManagedNames.personalRoleBinding) == nil)
+            // The run reports the rename.
+            let renames = PlanFormatting.renames(second.report)
+            #expect(renames.count == 1 && renames[0].contains(world.uid("robert")) && renames[0].contains(oldNamespace), "\(renames)")
+            #expect(PlanFormatting.text(second.report, mode: .sync).contains("Renamed people"))
             let retire = try #require(second.report.changes.changes.first { $0.id.hasPrefix("kube/retire/") })
             #expect(retire.peopleLosingAccess == [PersonID(id)])
             // Hub: the new username exists, the old one is gone (the hub knows people only by name).

@@ -61,9 +61,33 @@ public enum PlanFormatting {
         return "cluster"
     }
 
+    /// People whose directory identifier still exists but whose owned namespace is being retired
+    /// because their names changed (a rename: same entryUUID/objectGUID, new uid). The old
+    /// namespace is retired (its data kept for the grace period) and the new one created.
+    public static func renames(_ report: SyncReport) -> [String] {
+        var lines: [String] = []
+        for change in report.changes.changes {
+            guard case .kube(.retire(let observed, _)) = change.target, observed.ref.kind == .namespace,
+                let owner = observed.annotations[ManagedKeys.ownerID],
+                let entitlement = report.desired.entitlements[PersonID(owner)],
+                entitlement.namespace != observed.ref.name
+            else { continue }
+            lines.append(
+                "\(owner) is now \(entitlement.uid): namespace \(observed.ref.name) is retired (data kept for the grace period)"
+                    + (entitlement.namespace.map { ", \($0) created" } ?? ""))
+        }
+        return lines
+    }
+
     /// The plan as text.
     public static func text(_ report: SyncReport, mode: SyncOptions.Mode) -> String {
         var lines: [String] = []
+        let renamed = renames(report)
+        if !renamed.isEmpty {
+            lines.append("Renamed people (same directory identifier, new names):")
+            for line in renamed { lines.append("  \(line)") }
+            lines.append("")
+        }
         let changes = report.changes.changes
         if changes.isEmpty {
             lines.append("No changes. The cluster and the hub match the directory and the policy.")
@@ -181,6 +205,7 @@ public enum PlanFormatting {
                 }),
             "diagnostics": .array(report.desired.diagnostics.sorted().map { .string("\($0)") }),
             "status": .string(report.status.rawValue),
+            "renames": .array(renames(report).map(JSONValue.string)),
         ]
         if let verdict = report.verdict {
             root["planHash"] = .string(verdict.planHash)
