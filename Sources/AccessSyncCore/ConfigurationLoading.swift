@@ -226,7 +226,9 @@ struct ConfigurationParser {
         guard let map = value.mapping(allowedKeys: keys, nullMeansAbsent: true) else { return }
         var hub = configuration.hub
         if let v = map["url"], let text = v.nonEmptyString() {
-            if let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
+            if let url = URL(string: text), url.user != nil || url.password != nil {
+                v.report("the hub URL must not carry a user or password; put the token in tokenFile or tokenEnv")
+            } else if let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
                 hub.url = text
             } else {
                 v.report("expected an http:// or https:// URL of the hub API, e.g. http://hub:8081/hub/api")
@@ -286,7 +288,15 @@ struct ConfigurationParser {
             }
         }
         if let n = nonNegative(map["maxNamespaceDeletionsPerRun"]) { safety.maxNamespaceDeletionsPerRun = n }
-        if let flag = map["stopRunningPodsOnRetirement"]?.bool() { safety.stopRunningPodsOnRetirement = flag }
+        if let v = map["stopRunningPodsOnRetirement"], let flag = v.bool() {
+            if flag {
+                v.report(
+                    "not supported yet: a retired namespace stops new pods (quota pods: 0) and the leaver's notebook "
+                        + "server is stopped through the hub before the hub user is deleted; other running pods stay "
+                        + "until the namespace is deleted after the grace period")
+            }
+            safety.stopRunningPodsOnRetirement = false
+        }
         configuration.safety = safety
     }
 

@@ -388,4 +388,42 @@ struct SyncIntegrationTests {
             #expect(after.isEmpty, "\(after) \(third.report.changes.changes.map(\.id))")
         }
     }
+
+    @Test("a retired namespace is deleted only after the grace period")
+    func retiredNamespaceDeletedAfterGracePeriod() async throws {
+        try await withSyncWorld(people: ["alice", "bob", "carol", "dave", "erin", "frank"]) { world in
+            let start = Date()
+            let first = try await world.run(.sync, now: start)
+            let namespace = try #require(first.report.desired.entitlements.values.first { $0.uid == world.uid("bob") }?.namespace)
+            try await world.removeFromUsers(["bob"])
+            #expect(try await world.run(.sync, now: start + 60).exitStatus == .ok)
+            #expect(world.cluster.object("namespaces", name: namespace) != nil)
+            // Within the grace period: still there, nothing to do.
+            let grace = world.configuration.safety.retirementGracePeriod
+            let early = try await world.run(.sync, now: start + grace - 3600)
+            #expect(!early.report.changes.changes.contains { $0.id == "kube/delete/Namespace/\(namespace)" })
+            #expect(world.cluster.object("namespaces", name: namespace) != nil)
+            // After it: deleted, and audited.
+            let late = try await world.run(.sync, now: start + grace + 3600)
+            #expect(late.exitStatus == .ok, "\(late.report.outcomes.filter { $0.status != .succeeded })")
+            #expect(late.report.changes.changes.contains { $0.id == "kube/delete/Namespace/\(namespace)" }, "\(late.report.changes.changes.map(\.id)) \(late.report.verdict?.findings ?? [])")
+            let stored = world.cluster.object("namespaces", name: namespace)
+            #expect(stored == nil || stored?["metadata"]?["deletionTimestamp"] != nil)
+        }
+    }
+
+    @Test("an unreadable secret file is a configuration error (78) before any connection")
+    func unreadableSecretIsAConfigurationError() async throws {
+        try await withSyncWorld(people: ["alice"]) { world in
+            world.configuration.postgres.password = .file("/nonexistent/accesssync-test-password")
+            do {
+                _ = try await world.run(.sync)
+                Issue.record("sync ran with an unreadable password file")
+            } catch let error as CommandFailure {
+                #expect(error.exitStatus == .configuration, "\(error)")
+                #expect(error.message.contains("postgres.password"))
+            }
+            #expect(world.clusterWrites == 0)
+        }
+    }
 }

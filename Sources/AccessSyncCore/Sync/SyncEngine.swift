@@ -233,7 +233,12 @@ public struct SyncEngine: Sendable {
             throw await fail(.blocked(planHash: verdict.planHash, findings: verdict.findings), status: .blocked)
         }
         if approvals.contains(verdict.planHash) {
-            try? await store.markApprovalUsed(planHash: verdict.planHash, runID: runID)
+            do {
+                try await store.markApprovalUsed(planHash: verdict.planHash, runID: runID)
+            } catch {
+                // A one-time approval that cannot be used up must not be applied (it could be again).
+                throw await fail(.storeUnavailable("cannot mark the approval used: \(error)"))
+            }
         }
 
         // Apply in waves: revocations first, then by dependency depth.
