@@ -87,6 +87,8 @@ let package = Package(
                 "RBACModel", "PolicyFiles", "LDAPBridge", "PolicyStore", "KubeTarget", "HubTarget",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

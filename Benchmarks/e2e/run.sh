@@ -35,7 +35,7 @@ now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
 
 # ---------------------------------------------------------------- binaries
-if [ ! -x "$BIN_DIR/accesssync" ] || [ ! -x "$BIN_DIR/kube-test-server" ]; then
+if [ -z "${ACCESSSYNC_BIN:-}" ] && { [ ! -x "$BIN_DIR/accesssync" ] || [ ! -x "$BIN_DIR/kube-test-server" ]; }; then
     scratch="$(dirname "$BIN_DIR")"
     (cd "$REPO" && nice -n 10 swift build -c release --product kube-test-server --scratch-path "$scratch" \
         && nice -n 10 swift build -c release --product accesssync --scratch-path "$scratch")
@@ -45,8 +45,8 @@ if [ ! -x "$LDAP2PG" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q ldap2pg==5.9
 fi
-AS="$BIN_DIR/accesssync"
-KTS="$BIN_DIR/kube-test-server"
+AS="${ACCESSSYNC_BIN:-$BIN_DIR/accesssync}"
+KTS="${KUBE_TEST_SERVER_BIN:-$BIN_DIR/kube-test-server}"
 
 # ---------------------------------------------------------------- servers
 KTS_PID=""
@@ -78,7 +78,7 @@ for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
 . "$WORK/slapd/env.sh"; . "$WORK/postgres/env.sh"; . "$WORK/jupyterhub/env.sh"
 say "servers up in $(elapsed "$t0" "$(now)") s (org $SIZE generated and loaded): $WORK"
 say "machine: $(nproc) cores; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-say "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown); binaries: $BIN_DIR"
+say "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown); accesssync: $AS; kube-test-server: $KTS"
 
 # The organisation's groups must match the default policy's grants.
 python3 - "$ACCESSSYNC_TEST_LDAP_MANIFEST" "$REPO/policies/grants.yaml" <<'EOF' | tee -a "$RESULTS"
@@ -135,17 +135,39 @@ export ACCESSSYNC_CONFIG="$WORK/accesssync.yaml"
 kube_requests() { if [ -f "$WORK/kube-requests.jsonl" ]; then wc -l < "$WORK/kube-requests.jsonl"; else echo 0; fi; }
 hub_requests() { grep -cE ' [0-9]{3} (GET|POST|PATCH|PUT|DELETE) /hub/api' "$WORK/jupyterhub/jupyterhub.log" || true; }
 
+# CPU seconds (user + system, including reaped children: PostgreSQL's backends) of each server.
+server_cpu() {
+    python3 - "$ACCESSSYNC_TEST_SLAPD_PID" "$ACCESSSYNC_TEST_PG_PID" "$ACCESSSYNC_TEST_HUB_PID" "$KTS_PID" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+out = []
+for name, pid in zip(("slapd", "postgres", "jupyterhub", "kube-test-server"), sys.argv[1:]):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    out.append(f"{name}={sum(int(x) for x in f[11:15]) / tick:.2f}")
+print(" ".join(out))
+PY
+}
+cpu_delta() { # BEFORE AFTER -> "slapd 1.23 s, ..."
+    python3 - "$1" "$2" <<'PY'
+import sys
+a = dict(kv.split("=") for kv in sys.argv[1].split())
+b = dict(kv.split("=") for kv in sys.argv[2].split())
+print(", ".join(f"{k} {float(b[k]) - float(a[k]):.2f} s" for k in a))
+PY
+}
+
 run_sync() { # NAME ARGS...
     local name="$1"; shift
     local k0 h0 t1 t2 rc=0
-    k0="$(kube_requests)"; h0="$(hub_requests)"
+    k0="$(kube_requests)"; h0="$(hub_requests)"; local c0; c0="$(server_cpu)"
     cp "$WORK/kube-requests.jsonl" "$WORK/kube-requests.before-$name.jsonl" 2>/dev/null || : > "$WORK/kube-requests.before-$name.jsonl"
     t1="$(now)"
-    /usr/bin/time -f '%e %M' -o "$WORK/$name.time" "$AS" sync "$@" --output json -q > "$WORK/$name.json" 2> "$WORK/$name.err" || rc=$?
+    /usr/bin/time -f '%e %M %U %S' -o "$WORK/$name.time" "$AS" sync "$@" --output json -q > "$WORK/$name.json" 2> "$WORK/$name.err" || rc=$?
     t2="$(now)"
-    local k1 h1; k1="$(kube_requests)"; h1="$(hub_requests)"
+    local k1 h1 c1; k1="$(kube_requests)"; h1="$(hub_requests)"; c1="$(server_cpu)"
     say "== $name: accesssync sync $* --output json -q"
-    say "   exit $rc; wall $(elapsed "$t1" "$t2") s; peak RSS $(awk '{print $2}' "$WORK/$name.time") KiB"
+    say "   exit $rc; wall $(elapsed "$t1" "$t2") s; accesssync CPU $(awk '{printf "%.2f s (user %s, sys %s)", $3 + $4, $3, $4}' "$WORK/$name.time"); peak RSS $(awk '{print $2}' "$WORK/$name.time") KiB"
+    say "   server CPU during the run: $(cpu_delta "$c0" "$c1")"
     say "   kube-test-server requests: $((k1 - k0)); hub API requests logged: $((h1 - h0))"
     python3 - "$WORK/$name.json" "$WORK/kube-requests.jsonl" "$k0" <<'EOF' | tee -a "$RESULTS"
 import collections, json, sys
@@ -179,6 +201,21 @@ run_sync noop-sync
 # Same directory, same searches (people under ou=people, groupOfNames groups under ou=groups),
 # one PostgreSQL role per person and per group, group membership as role membership; the
 # PostgreSQL side is the same server (database postgres). Dry run is ldap2pg's default.
+# ldap2pg stops at a member naming no role ("Unknown member role ghost"): the organisation's
+# dangling member (uid=ghost) and out-of-scope member (ou=partners) get static roles, read from
+# the manifest. AccessSync tolerates both (configuration default).
+EXTRA_ROLES="$(python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+uids = set()
+for g in m["groups"]:
+    if g["style"] == "groupOfNames":
+        for dn in g["dangling"] + g["out_of_scope"]:
+            rdn = dn.split(",")[0]
+            if rdn.lower().startswith("uid="):
+                uids.add(rdn[4:])
+print(", ".join(sorted(uids)))
+' "$ACCESSSYNC_TEST_LDAP_MANIFEST")"
 cat > "$WORK/ldap2pg.yml" <<EOF
 # Written by Benchmarks/e2e/run.sh.
 version: 5
@@ -187,6 +224,10 @@ postgres:
   # AccessSync's own roles (created by migrate) are not ldap2pg's business.
   roles_blacklist_query: [postgres, pg_*, accesssync*]
 sync_map:
+- description: "Members outside ou=people or dangling (static)"
+  role:
+    names: [$EXTRA_ROLES]
+    options: LOGIN
 - description: "People: one login role per person"
   ldapsearch:
     base: ou=people,$ACCESSSYNC_TEST_LDAP_BASE
@@ -216,17 +257,45 @@ EOF
 } > "$WORK/ldaprc"
 t1="$(now)"
 rc=0
+c0="$(server_cpu)"
 (
     cd "$WORK"
-    export LDAPCONF="$WORK/ldaprc" LDAPTLS_CACERT="$ACCESSSYNC_TEST_LDAP_CA" LDAPSTARTTLS=true
+    # StartTLS as AccessSync does. ldap2pg 5.9 makes a new TLS context on its connection
+    # (OPT_X_TLS_NEWCTX), which does not inherit python-ldap's global CA file, so the CA from the
+    # environment or ldaprc is not used and verification fails ("Connect error"): the certificate
+    # is not verified here (LDAPTLS_REQCERT=never); the TLS handshake and encryption are the same.
+    export LDAPCONF="$WORK/ldaprc" LDAPTLS_REQCERT=never LDAPSTARTTLS=true
     LDAPPASSWORD="$(cat "$ACCESSSYNC_TEST_LDAP_SYNC_PASSWORD_FILE")"; export LDAPPASSWORD
     export PGHOST="$ACCESSSYNC_TEST_PG_HOST" PGPORT="$ACCESSSYNC_TEST_PG_PORT" PGUSER="$ACCESSSYNC_TEST_PG_USER" \
         PGPASSFILE="$ACCESSSYNC_TEST_PG_PASSFILE" PGDATABASE=postgres
-    /usr/bin/time -f '%e %M' -o "$WORK/ldap2pg.time" "$LDAP2PG" --config "$WORK/ldap2pg.yml" --dry > "$WORK/ldap2pg.log" 2>&1
+    /usr/bin/time -f '%e %M %U %S' -o "$WORK/ldap2pg.time" "$LDAP2PG" --config "$WORK/ldap2pg.yml" --dry > "$WORK/ldap2pg.log" 2>&1
 ) || rc=$?
 t2="$(now)"
+c1="$(server_cpu)"
 say "== ldap2pg $("$LDAP2PG" --version 2>&1 | head -n 1) --dry (dry run), same slapd and PostgreSQL"
-say "   exit $rc; wall $(elapsed "$t1" "$t2") s; peak RSS $(awk '{print $2}' "$WORK/ldap2pg.time") KiB"
+say "   exit $rc; wall $(elapsed "$t1" "$t2") s; ldap2pg CPU $(awk '{printf "%.2f s (user %s, sys %s)", $3 + $4, $3, $4}' "$WORK/ldap2pg.time"); peak RSS $(awk '{print $2}' "$WORK/ldap2pg.time") KiB"
+say "   server CPU during the run: $(cpu_delta "$c0" "$c1")"
+say "   ldap2pg's own log, first LDAP query to comparison complete: $(python3 - "$WORK/ldap2pg.log" <<'PY'
+import re, sys, datetime
+ts = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+:\s+(.*)", line)
+    if not m:
+        continue
+    t = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
+    msg = m.group(2)
+    if msg.startswith("Starting ldap2pg"):
+        ts.setdefault("start", t)
+    if msg.startswith("Querying LDAP"):
+        ts.setdefault("ldap", t)
+    if msg.startswith("Comparison complete"):
+        ts["done"] = t
+if "ldap" in ts and "done" in ts:
+    print(f"{(ts['done'] - ts['ldap']).total_seconds():.3f} s (from start {(ts['done'] - ts['start']).total_seconds():.3f} s)")
+else:
+    print("n/a")
+PY
+)"
 say "   $(grep -ciE 'would create|create role|CREATE ROLE' "$WORK/ldap2pg.log" || true) role creations planned; last lines:"
 tail -n 3 "$WORK/ldap2pg.log" | sed 's/^/     /' | tee -a "$RESULTS"
 [ "$rc" = 0 ] || tail -n 20 "$WORK/ldap2pg.log" >&2

@@ -12,8 +12,9 @@ struct AccessSync: AsyncParsableCommand {
             + ExitStatus.allCases.map { "  \($0.rawValue) \($0.name): \($0.summary)" }.joined(separator: "\n"),
         version: "0.1.0",
         subcommands: [
-            Sync.self, Plan.self, Approve.self, Render.self, Config.self, Migrate.self, PolicyCommand.self, Audit.self,
-            AddUser.self, RemoveUser.self, GrantCommand.self, RevokeCommand.self, ExplainCommandLine.self, Report.self,
+            Sync.self, Plan.self, Approve.self, Doctor.self, Render.self, Config.self, Migrate.self, PolicyCommand.self,
+            Audit.self, AddUser.self, RemoveUser.self, GrantCommand.self, RevokeCommand.self, ExplainCommandLine.self,
+            Report.self,
         ]
     )
 }

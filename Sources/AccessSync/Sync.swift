@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PolicyFiles
+import Synchronization
 
 /// Options every command that talks to the servers shares.
 struct ServerOptions: ParsableArguments {
@@ -80,9 +81,21 @@ extension AccessSync {
         @Option(name: .long, help: ArgumentHelp("The instant used for expiries (RFC 3339; default: now).", valueName: "rfc3339"))
         var now: String?
 
+        @OptionGroup var metrics: MetricsOptions
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Push the run's metrics to this Pushgateway (POST URL/metrics/job/accesssync/instance/<sync.instance>; default: sync.pushgatewayURL).",
+                valueName: "url"))
+        var pushgateway: String?
+
         func validate() throws {
             if let now, RFC3339.parse(now) == nil {
                 throw ValidationError("--now must be an RFC 3339 date-time such as 2025-06-30T12:00:00Z, not '\(now)'")
+            }
+            if let pushgateway, URL(string: pushgateway).map({ ($0.scheme == "http" || $0.scheme == "https") && $0.host != nil }) != true {
+                throw ValidationError("--pushgateway must be an http(s) URL such as http://pushgateway:9091, not '\(pushgateway)'")
             }
             if let allowDeletes, allowDeletes < 0 { throw ValidationError("--allow-deletes must be 0 or more") }
             do {
@@ -95,7 +108,7 @@ extension AccessSync {
         func run() async throws {
             try await runSyncOrPlan(
                 server: server, mode: .sync, serverDryRun: false, adopt: adopt, allowDeletes: allowDeletes,
-                output: output, now: now)
+                output: output, now: now, metricsFile: metrics.metricsFile, pushgateway: pushgateway)
         }
     }
 
@@ -123,6 +136,8 @@ extension AccessSync {
         @Option(name: .long, help: ArgumentHelp("The instant used for expiries (RFC 3339; default: now).", valueName: "rfc3339"))
         var now: String?
 
+        @OptionGroup var metrics: MetricsOptions
+
         func validate() throws {
             if let now, RFC3339.parse(now) == nil {
                 throw ValidationError("--now must be an RFC 3339 date-time such as 2025-06-30T12:00:00Z, not '\(now)'")
@@ -137,7 +152,7 @@ extension AccessSync {
         func run() async throws {
             try await runSyncOrPlan(
                 server: server, mode: .plan, serverDryRun: serverDryRun, adopt: adopt, allowDeletes: nil, output: output,
-                now: now)
+                now: now, metricsFile: metrics.metricsFile, pushgateway: nil)
         }
     }
 
@@ -167,18 +182,64 @@ extension AccessSync {
     }
 }
 
+/// `--metrics-file`, shared by sync and plan.
+struct MetricsOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Write the run's metrics (Prometheus text format, docs/metrics.md) to this file, atomically (default: sync.metricsFile).",
+            valueName: "path"))
+    var metricsFile: String?
+}
+
 func runSyncOrPlan(
     server: ServerOptions, mode: SyncOptions.Mode, serverDryRun: Bool, adopt: [String], allowDeletes: Int?,
-    output: OutputFormat, now: String?
+    output: OutputFormat, now: String?, metricsFile: String?, pushgateway: String?
 ) async throws {
+    let started = ContinuousClock.now
     let configuration = try runReporting { () throws(CommandFailure) in try server.loadConfiguration() }
     let logger = server.logger(configuration)
-    let options = SyncCommand.Options(
+    let metricsPath = metricsFile ?? configuration.sync.metricsFile
+    // Only sync pushes: a plan must not replace the CronJob's figures in the Pushgateway.
+    let pushURL = mode == .sync ? (pushgateway ?? configuration.sync.pushgatewayURL) : nil
+    let recorded = Mutex<RunSummary?>(nil)
+    var options = SyncCommand.Options(
         configuration: configuration, mode: mode, serverDryRun: serverDryRun, adopt: adopt, allowDeletes: allowDeletes,
         now: now.flatMap(RFC3339.parse) ?? Date())
-    let result = try await runReportingAsync { () async throws(CommandFailure) in
-        try await SyncCommand.run(options, logger: logger)
+    options.summaryObserver = { summary in recorded.withLock { $0 = summary } }
+    let outcome: Result<SyncCommand.Result, CommandFailure>
+    do {
+        outcome = .success(try await SyncCommand.run(options, logger: logger))
+    } catch {
+        outcome = .failure(error)
     }
+    if metricsPath != nil || pushURL != nil {
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let metrics: RunMetrics
+        switch outcome {
+        case .success(let result):
+            metrics = RunMetrics(result: result, mode: mode, totalSeconds: seconds, finishedAt: Date())
+        case .failure(let failure):
+            metrics = RunMetrics(failure: failure, summary: recorded.withLock { $0 }, totalSeconds: seconds)
+        }
+        // Metrics never change the run's exit status; a failure to deliver them is logged.
+        if let metricsPath {
+            do {
+                try MetricsOutput.write(metrics, toFile: metricsPath)
+            } catch {
+                logger.error("metrics not written", metadata: ["metrics.file": "\(metricsPath)", "error": "\(error.message)"])
+            }
+        }
+        if let pushURL {
+            do {
+                try await MetricsOutput.push(metrics, to: pushURL, instance: configuration.sync.instance)
+            } catch {
+                logger.error("metrics not pushed", metadata: ["metrics.pushgateway": "\(pushURL)", "error": "\(error.message)"])
+            }
+        }
+    }
+    let result = try runReporting { () throws(CommandFailure) in try outcome.get() }
     switch output {
     case .text: print(PlanFormatting.text(result.report, mode: mode), terminator: "")
     case .json: print(PlanFormatting.json(result.report, mode: mode), terminator: "")

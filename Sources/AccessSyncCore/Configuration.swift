@@ -265,6 +265,10 @@ public struct Configuration: Hashable, Sendable {
         public var lockTimeoutSeconds = 600
         public var logFormat: LogFormat = .auto
         public var logLevel = "info"
+        /// Write each run's metrics (Prometheus text format) to this file (`--metrics-file`).
+        public var metricsFile: String?
+        /// Push each run's metrics to this Pushgateway (`--pushgateway`), e.g. `http://pushgateway:9091`.
+        public var pushgatewayURL: String?
         public init() {}
         static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     }

@@ -166,6 +166,8 @@ extension Configuration {
         out.line(1, "lockTimeoutSeconds: \(sync.lockTimeoutSeconds)")
         out.line(1, "logFormat: \(sync.logFormat.rawValue)")
         out.line(1, "logLevel: \(sync.logLevel)")
+        out.line(1, "metricsFile: \(quote(sync.metricsFile))")
+        out.line(1, "pushgatewayURL: \(quote(sync.pushgatewayURL))")
         return out.text
     }
 

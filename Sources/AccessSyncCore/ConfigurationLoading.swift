@@ -303,6 +303,7 @@ struct ConfigurationParser {
     private mutating func readSync(_ value: YAMLValue) {
         let keys = [
             "instance", "policySource", "policyDirectory", "waitForLock", "lockTimeoutSeconds", "logFormat", "logLevel",
+            "metricsFile", "pushgatewayURL",
         ]
         guard let map = value.mapping(allowedKeys: keys, nullMeansAbsent: true) else { return }
         var sync = configuration.sync
@@ -329,6 +330,14 @@ struct ConfigurationParser {
                 sync.logLevel = text
             } else {
                 v.report("unknown logLevel '\(text)'; expected \(Configuration.Sync.logLevels.joined(separator: ", "))")
+            }
+        }
+        if let text = map["metricsFile"]?.nonEmptyString() { sync.metricsFile = text }
+        if let v = map["pushgatewayURL"], let text = v.nonEmptyString() {
+            if let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil {
+                sync.pushgatewayURL = text
+            } else {
+                v.report("pushgatewayURL must be an http(s) URL such as http://pushgateway:9091, not '\(text)'")
             }
         }
         configuration.sync = sync

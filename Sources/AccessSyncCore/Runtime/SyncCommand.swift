@@ -18,6 +18,9 @@ public enum SyncCommand {
         public var allowDeletes: Int?
         public var now: Date
         public var actor: String
+        /// Receives the summary the engine records when it finishes a run (also a failed or blocked
+        /// one), for the metrics of runs that end with an error.
+        public var summaryObserver: (@Sendable (RunSummary) -> Void)?
 
         public init(
             configuration: Configuration, mode: SyncOptions.Mode, serverDryRun: Bool = false, adopt: [String] = [],
@@ -159,7 +162,9 @@ public enum SyncCommand {
 
         let engine = SyncEngine(
             directory: LDAPDirectorySource(configuration: configuration.ldap.ldapConfiguration, logger: logger),
-            policy: policy, cluster: cluster, hub: hubPort, store: store, settings: configuration.planSettings,
+            policy: policy, cluster: cluster, hub: hubPort,
+            store: options.summaryObserver.map { SummaryObservingStore(base: store, observer: $0) } ?? store,
+            settings: configuration.planSettings,
             logger: logger)
         let syncOptions = SyncOptions(
             mode: options.mode, serverDryRun: options.serverDryRun, diff: diff,
