@@ -14,7 +14,7 @@ struct AccessSync: AsyncParsableCommand {
         subcommands: [
             Sync.self, Plan.self, Approve.self, Doctor.self, Render.self, Config.self, Migrate.self, PolicyCommand.self,
             Audit.self, AddUser.self, RemoveUser.self, GrantCommand.self, RevokeCommand.self, ExplainCommandLine.self,
-            Report.self,
+            Report.self, Run.self,
         ]
     )
 }

@@ -78,9 +78,6 @@ extension AccessSync {
         @Option(name: .long, help: "Output format.")
         var output: OutputFormat = .text
 
-        @Option(name: .long, help: ArgumentHelp("The instant used for expiries (RFC 3339; default: now).", valueName: "rfc3339"))
-        var now: String?
-
         @OptionGroup var metrics: MetricsOptions
 
         @Option(
@@ -90,10 +87,9 @@ extension AccessSync {
                 valueName: "url"))
         var pushgateway: String?
 
+        // No --now here: a run that writes uses the real time (a future instant would expire
+        // grants and delete retired namespaces early). `plan --now` shows what a date would do.
         func validate() throws {
-            if let now, RFC3339.parse(now) == nil {
-                throw ValidationError("--now must be an RFC 3339 date-time such as 2025-06-30T12:00:00Z, not '\(now)'")
-            }
             if let pushgateway, URL(string: pushgateway).map({ ($0.scheme == "http" || $0.scheme == "https") && $0.host != nil }) != true {
                 throw ValidationError("--pushgateway must be an http(s) URL such as http://pushgateway:9091, not '\(pushgateway)'")
             }
@@ -108,7 +104,7 @@ extension AccessSync {
         func run() async throws {
             try await runSyncOrPlan(
                 server: server, mode: .sync, serverDryRun: false, adopt: adopt, allowDeletes: allowDeletes,
-                output: output, now: now, metricsFile: metrics.metricsFile, pushgateway: pushgateway)
+                output: output, now: nil, metricsFile: metrics.metricsFile, pushgateway: pushgateway)
         }
     }
 

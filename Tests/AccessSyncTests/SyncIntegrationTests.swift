@@ -426,4 +426,30 @@ struct SyncIntegrationTests {
             #expect(world.clusterWrites == 0)
         }
     }
+
+    @Test("the binary: sync, a no-op plan (exit 0), and `run --rounds 2` (the long-running mode)")
+    func binarySyncPlanAndRun() async throws {
+        try await withSyncWorld(people: ["alice", "bob"]) { world in
+            let config = try world.writeConfigurationFile()
+            let pending = try accesssync(["plan", "--config", config, "-q"])
+            #expect(pending.status == 2, "\(pending.stderr)")
+            #expect(pending.stdout.contains("Plan hash:"))
+            let sync = try accesssync(["sync", "--config", config, "-q", "--output", "json"])
+            #expect(sync.status == 0, "\(sync.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(sync.stdout.utf8)) as? [String: Any]
+            #expect((json?["changes"] as? [Any])?.isEmpty == false)
+            #expect((json?["auditHead"] as? String)?.count == 64)
+            let clean = try accesssync(["plan", "--config", config, "-q"])
+            #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
+            #expect(clean.stdout.hasPrefix("No changes."))
+            let rounds = try accesssync(["run", "--config", config, "-q", "--rounds", "2", "--interval", "1s"])
+            #expect(rounds.status == 0, "\(rounds.stderr)")
+            let runs = try await world.column("SELECT status FROM accesssync.sync_runs ORDER BY id")
+            #expect(runs == ["succeeded", "succeeded", "succeeded"])
+            let badInterval = try accesssync(["run", "--config", config, "--interval", "soon"])
+            #expect(badInterval.status == 64)
+            let noNow = try accesssync(["sync", "--config", config, "--now", "2030-01-01T00:00:00Z"])
+            #expect(noNow.status == 64, "sync must not accept --now")
+        }
+    }
 }
