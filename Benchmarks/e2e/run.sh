@@ -78,7 +78,8 @@ for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
 . "$WORK/slapd/env.sh"; . "$WORK/postgres/env.sh"; . "$WORK/jupyterhub/env.sh"
 say "servers up in $(elapsed "$t0" "$(now)") s (org $SIZE generated and loaded): $WORK"
 say "machine: $(nproc) cores; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-say "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown); accesssync: $AS; kube-test-server: $KTS"
+say "repository HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown); accesssync: $AS; kube-test-server: $KTS"
+[ -f "$(dirname "$AS")/.commit" ] && say "binaries built from commit $(cat "$(dirname "$AS")/.commit")"
 
 # The organisation's groups must match the default policy's grants.
 python3 - "$ACCESSSYNC_TEST_LDAP_MANIFEST" "$REPO/policies/grants.yaml" <<'EOF' | tee -a "$RESULTS"
