@@ -4,18 +4,23 @@
 #
 #   scripts/demo.sh [--keep]
 #
-#   1. scripts/install-deps.sh                         Debian packages + Python venv
-#   2. scripts/testenv/up.sh --bulk 0                  slapd with the generated small org
-#                                                      (scripts/testenv/gen-org.py --size small:
-#                                                      ~60 people, groups jupyter-users,
-#                                                      jupyter-admins, data-science, ml-platform,
-#                                                      finance-analytics, ...), PostgreSQL, JupyterHub
-#   3. ldapsearch -LLL (paged, as the sync reader, over StartTLS) exports people and groups, with
-#      entryUUID and memberOf, to out/org.ldif — the directory as the render job sees it
-#   4. swift build --product accesssync (unless ACCESSSYNC_BIN points at a binary)
-#   5. accesssync render --directory out/org.ldif --policy policies --out out/render
-#      (one YAML manifest per Kubernetes object plus the hub state as JSON)
-#   6. scripts/testenv/down.sh, unless --keep (then: . .testenv/env.sh to use the servers)
+#   1. scripts/install-deps.sh                 Debian packages + Python venv (JupyterHub)
+#   2. scripts/testenv/up.sh --bulk 0          throwaway slapd with the generated sample organisation
+#                                              (~60 people; groups jupyter-users, jupyter-admins,
+#                                              data-science, ml-platform, finance-analytics, nesting,
+#                                              a cycle, awkward names), PostgreSQL and JupyterHub,
+#                                              all on 127.0.0.1
+#   3. swift build --product accesssync        (unless ACCESSSYNC_BIN points at a binary)
+#   4. out/accesssync.yaml                     configuration for those servers; Kubernetes is the
+#                                              render directory out/render (no cluster here)
+#   5. accesssync migrate; accesssync policy apply policies
+#   6. accesssync plan                         the plan, grouped by person and project
+#   7. accesssync sync --adopt hub-groups      applies it: manifests into out/render; users, admins
+#                                              and groups into the hub; audit rows in PostgreSQL
+#   8. accesssync sync                         again: "No changes"
+#   9. accesssync audit export --format html   out/audit-report.html
+#  10. scripts/testenv/down.sh, unless --keep (then: . .testenv/env.sh;
+#      export ACCESSSYNC_CONFIG=out/accesssync.yaml; and try the README's walk-through)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +29,7 @@ KEEP=0
 for a in "$@"; do
     case "$a" in
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "demo: unknown argument $a" >&2; exit 64 ;;
     esac
 done
@@ -42,16 +47,7 @@ step "starting the servers and loading the sample organisation"
 scripts/testenv/up.sh --bulk 0
 # shellcheck disable=SC1091
 . "$ACCESSSYNC_TESTENV/env.sh"
-
-step "exporting the directory to out/org.ldif"
 mkdir -p "$OUT"
-LDAPTLS_CACERT="$ACCESSSYNC_TEST_LDAP_CA" ldapsearch -x -LLL -ZZ -H "$ACCESSSYNC_TEST_LDAP_URI" \
-    -D "$ACCESSSYNC_TEST_LDAP_SYNC_DN" -y "$ACCESSSYNC_TEST_LDAP_SYNC_PASSWORD_FILE" \
-    -b "$ACCESSSYNC_TEST_LDAP_BASE" -E pr=500/noprompt \
-    '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames)(objectClass=posixGroup))' \
-    '*' entryUUID memberOf > "$OUT/org.ldif"
-cp "$ACCESSSYNC_TEST_LDAP_MANIFEST" "$OUT/org.json"
-echo "$(grep -c '^dn' "$OUT/org.ldif") entries in out/org.ldif (manifest: out/org.json)"
 
 BIN="${ACCESSSYNC_BIN:-}"
 if [ -z "$BIN" ]; then
@@ -60,15 +56,65 @@ if [ -z "$BIN" ]; then
     BIN="$REPO/.build/debug/accesssync"
 fi
 
-step "render: $BIN render --directory out/org.ldif --policy policies --out out/render"
+step "writing out/accesssync.yaml and creating the database accesssync_demo"
 rm -rf "$OUT/render"
-"$BIN" render --directory "$OUT/org.ldif" --policy "$REPO/policies" --out "$OUT/render"
-if [ ! -d "$OUT/render" ] || [ -z "$(find "$OUT/render" -type f -print -quit)" ]; then
-    echo "demo: render produced nothing in out/render" >&2
-    exit 1
-fi
+cat > "$OUT/accesssync.yaml" <<EOF
+# Written by scripts/demo.sh for the throwaway servers of $ACCESSSYNC_TESTENV.
+ldap:
+  uri: "$ACCESSSYNC_TEST_LDAP_URI"
+  baseDN: "$ACCESSSYNC_TEST_LDAP_BASE"
+  bindDN: "$ACCESSSYNC_TEST_LDAP_SYNC_DN"
+  bindPasswordFile: "$ACCESSSYNC_TEST_LDAP_SYNC_PASSWORD_FILE"
+  tls:
+    caFile: "$ACCESSSYNC_TEST_LDAP_CA"
+  schema: rfc2307bis
+  people:
+    base: ou=people
+  groups:
+    base: ou=groups
+postgres:
+  host: "$ACCESSSYNC_TEST_PG_HOST"
+  port: $ACCESSSYNC_TEST_PG_PORT
+  database: accesssync_demo
+  user: "$ACCESSSYNC_TEST_PG_USER"
+  passwordFile: "$ACCESSSYNC_TEST_PG_PASSWORD_FILE"
+  sslMode: disable
+kubernetes:
+  mode: render
+  renderDirectory: "$OUT/render"
+hub:
+  url: "$ACCESSSYNC_TEST_HUB_URL"
+  tokenFile: "$ACCESSSYNC_TEST_HUB_TOKEN_FILE"
+EOF
+export ACCESSSYNC_CONFIG="$OUT/accesssync.yaml"
+PGPASSFILE="$ACCESSSYNC_TEST_PG_PASSFILE" psql -q -h "$ACCESSSYNC_TEST_PG_HOST" -p "$ACCESSSYNC_TEST_PG_PORT" \
+    -U "$ACCESSSYNC_TEST_PG_USER" -d postgres -c "DROP DATABASE IF EXISTS accesssync_demo WITH (FORCE)" \
+    -c "CREATE DATABASE accesssync_demo"
+
+step "accesssync migrate"
+"$BIN" migrate
+
+step "accesssync policy apply policies"
+"$BIN" policy apply "$REPO/policies" | tail -n 3
+
+step "accesssync plan"
+rc=0
+"$BIN" plan -q || rc=$?
+# 2 = changes pending, as expected on an empty cluster and hub.
+if [ "$rc" != 2 ]; then echo "demo: plan exited $rc (expected 2: changes pending)" >&2; exit 1; fi
+
+step "accesssync sync --adopt hub-groups   (the hub starts with hand-made groups: adopted, audited)"
+"$BIN" sync -q --adopt hub-groups | tail -n 4
+
+step "accesssync sync   (again: nothing to do)"
+"$BIN" sync -q | head -n 1
+
+step "accesssync audit export --format html --out out/audit-report.html"
+"$BIN" audit export --format html --out "$OUT/audit-report.html"
+
 echo
-echo "Rendered into out/render: $(find "$OUT/render" -type f | wc -l) files."
+echo "Manifests: out/render ($(find "$OUT/render" -name '*.yaml' | wc -l) files). Audit report: out/audit-report.html."
 if [ "$KEEP" = 1 ]; then
-    echo "Servers left running: . $ACCESSSYNC_TESTENV/env.sh ; scripts/testenv/down.sh to stop them."
+    echo "Servers left running: . $ACCESSSYNC_TESTENV/env.sh; export ACCESSSYNC_CONFIG=$OUT/accesssync.yaml"
+    echo "Stop them with scripts/testenv/down.sh."
 fi

@@ -13,7 +13,8 @@ struct AccessSync: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Sync.self, Plan.self, Approve.self, Doctor.self, Render.self, Config.self, Migrate.self, PolicyCommand.self,
-            Audit.self,
+            Audit.self, AddUser.self, RemoveUser.self, GrantCommand.self, RevokeCommand.self, ExplainCommandLine.self,
+            Report.self, Run.self,
         ]
     )
 }

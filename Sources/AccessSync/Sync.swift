@@ -10,7 +10,8 @@ struct ServerOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Configuration file (default: $ACCESSSYNC_CONFIG, else ./accesssync.yaml if present).", valueName: "file"))
+            "Configuration file (default: $ACCESSSYNC_CONFIG, else /etc/accesssync/accesssync.yaml if present).",
+            valueName: "file"))
     var config: String?
 
     @Flag(name: [.short, .long], help: "Log debug detail to standard error.")
@@ -24,8 +25,8 @@ struct ServerOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         let path =
             config ?? environment["ACCESSSYNC_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (FileManager.default.fileExists(atPath: "accesssync.yaml") ? "accesssync.yaml" : nil)
-        guard let path else { return Configuration() }
+            ?? (FileManager.default.fileExists(atPath: Configuration.defaultPath) ? Configuration.defaultPath : nil)
+        guard let path else { return Configuration().applyingSecretOverrides() }
         do {
             return try Configuration.load(path: path)
         } catch {
@@ -77,9 +78,6 @@ extension AccessSync {
         @Option(name: .long, help: "Output format.")
         var output: OutputFormat = .text
 
-        @Option(name: .long, help: ArgumentHelp("The instant used for expiries (RFC 3339; default: now).", valueName: "rfc3339"))
-        var now: String?
-
         @OptionGroup var metrics: MetricsOptions
 
         @Option(
@@ -89,10 +87,9 @@ extension AccessSync {
                 valueName: "url"))
         var pushgateway: String?
 
+        // No --now here: a run that writes uses the real time (a future instant would expire
+        // grants and delete retired namespaces early). `plan --now` shows what a date would do.
         func validate() throws {
-            if let now, RFC3339.parse(now) == nil {
-                throw ValidationError("--now must be an RFC 3339 date-time such as 2025-06-30T12:00:00Z, not '\(now)'")
-            }
             if let pushgateway, URL(string: pushgateway).map({ ($0.scheme == "http" || $0.scheme == "https") && $0.host != nil }) != true {
                 throw ValidationError("--pushgateway must be an http(s) URL such as http://pushgateway:9091, not '\(pushgateway)'")
             }
@@ -107,7 +104,7 @@ extension AccessSync {
         func run() async throws {
             try await runSyncOrPlan(
                 server: server, mode: .sync, serverDryRun: false, adopt: adopt, allowDeletes: allowDeletes,
-                output: output, now: now, metricsFile: metrics.metricsFile, pushgateway: pushgateway)
+                output: output, now: nil, metricsFile: metrics.metricsFile, pushgateway: pushgateway)
         }
     }
 

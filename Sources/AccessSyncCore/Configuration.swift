@@ -92,6 +92,21 @@ public struct Configuration: Hashable, Sendable {
             public var verify = true
             public init() {}
         }
+        /// `ldap.writer`: the directory account the mutating commands (`add-user`, `remove-user`) bind as.
+        public struct Writer: Hashable, Sendable {
+            /// What `remove-user` does without `--disable` or `--remove-memberships`.
+            public enum RemoveUser: String, Hashable, Sendable, CaseIterable {
+                /// Establish the configured disabled condition (the entry and its groups stay).
+                case disable
+                /// Remove the person from every group (the entry stays enabled).
+                case removeMemberships
+            }
+            /// nil: bind with `ldap.bindDN` (which then must be allowed to write).
+            public var bindDN: String?
+            public var bindPassword: SecretSource?
+            public var removeUser: RemoveUser = .disable
+            public init() {}
+        }
         /// The disabled test; unset parts use the schema's default.
         public struct Disabled: Hashable, Sendable {
             public var attributesPresent: [String]?
@@ -128,6 +143,8 @@ public struct Configuration: Hashable, Sendable {
         /// `tolerate` keeps unresolved members for planning to report; `fail` fails the read.
         public var failOnUnresolvedMembers = false
         public var memberReadCheck = MemberReadCheck()
+        /// The account `add-user`, `remove-user` bind as (nil: `bindDN`/`bindPassword`).
+        public var writer = Writer()
 
         public init() {}
 

@@ -25,6 +25,7 @@ extension Configuration {
     public var secrets: [(path: String, source: SecretSource)] {
         var result: [(String, SecretSource)] = []
         if let source = ldap.bindPassword { result.append(("ldap.bindPassword", source)) }
+        if let source = ldap.writer.bindPassword { result.append(("ldap.writer.bindPassword", source)) }
         if let source = postgres.password { result.append(("postgres.password", source)) }
         if let source = hub.token { result.append(("hub.token", source)) }
         return result
@@ -91,6 +92,11 @@ extension Configuration {
         out.line(2, "compareProbe: \(ldap.memberReadCheck.compareProbe)")
         out.line(2, "rejectAllGroupsEmpty: \(ldap.memberReadCheck.rejectAllGroupsEmpty)")
         out.line(2, "canaryGroups: \(flow(ldap.memberReadCheck.canaryGroups))")
+        out.line(1, "writer:")
+        out.line(2, "bindDN: \(quote(ldap.writer.bindDN))")
+        secret(
+            "bindPassword", ldap.writer.bindPassword, fileKey: "bindPasswordFile", envKey: "bindPasswordEnv", indent: 2)
+        out.line(2, "removeUser: \(ldap.writer.removeUser.rawValue)")
 
         out.line(0, "postgres:")
         out.line(1, "host: \(quote(postgres.host))")

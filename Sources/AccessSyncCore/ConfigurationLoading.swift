@@ -18,7 +18,23 @@ extension Configuration {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError([.init(file: path, line: nil, field: "", message: "not valid UTF-8")])
         }
-        return try parse(text, file: path)
+        return try parse(text, file: path).applyingSecretOverrides()
+    }
+
+    /// Where commands look for the configuration without `--config` or `$ACCESSSYNC_CONFIG`.
+    public static let defaultPath = "/etc/accesssync/accesssync.yaml"
+
+    /// The configuration with the secret-file overrides from the environment applied:
+    /// `ACCESSSYNC_LDAP_BIND_PASSWORD_FILE`, `ACCESSSYNC_POSTGRES_PASSWORD_FILE`,
+    /// `ACCESSSYNC_HUB_TOKEN_FILE` (paths decided at deploy time; values are paths, never secrets).
+    public func applyingSecretOverrides(environment: [String: String]? = nil) -> Configuration {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        var copy = self
+        func path(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        if let file = path("ACCESSSYNC_LDAP_BIND_PASSWORD_FILE") { copy.ldap.bindPassword = .file(file) }
+        if let file = path("ACCESSSYNC_POSTGRES_PASSWORD_FILE") { copy.postgres.password = .file(file) }
+        if let file = path("ACCESSSYNC_HUB_TOKEN_FILE") { copy.hub.token = .file(file) }
+        return copy
     }
 
     /// Parses configuration text.
@@ -62,7 +78,7 @@ struct ConfigurationParser {
         let keys = [
             "uri", "baseDN", "bindDN", "bindPasswordFile", "bindPasswordEnv", "bindPassword", "password", "tls",
             "networkTimeoutSeconds", "operationTimeoutSeconds", "searchTimeLimitSeconds", "pageSize", "schema", "people",
-            "groups", "disabled", "unresolvedMembers", "memberReadCheck",
+            "groups", "disabled", "unresolvedMembers", "memberReadCheck", "writer",
         ]
         guard let map = value.mapping(allowedKeys: keys, nullMeansAbsent: true) else { return }
         var ldap = configuration.ldap
@@ -120,6 +136,16 @@ struct ConfigurationParser {
             if let flag = m["compareProbe"]?.bool() { ldap.memberReadCheck.compareProbe = flag }
             if let flag = m["rejectAllGroupsEmpty"]?.bool() { ldap.memberReadCheck.rejectAllGroupsEmpty = flag }
             if let list = m["canaryGroups"]?.stringList() { ldap.memberReadCheck.canaryGroups = list }
+        }
+        if let v = map["writer"], let w = v.mapping(allowedKeys: ["bindDN", "bindPasswordFile", "bindPasswordEnv", "removeUser"], nullMeansAbsent: true) {
+            if let dnValue = w["bindDN"] { ldap.writer.bindDN = dn(dnValue) }
+            ldap.writer.bindPassword = secret(w, file: "bindPasswordFile", env: "bindPasswordEnv", literals: [])
+            if let choiceValue = w["removeUser"], let mode: Configuration.LDAP.Writer.RemoveUser = choice(choiceValue) {
+                ldap.writer.removeUser = mode
+            }
+            if ldap.writer.bindDN != nil, ldap.writer.bindPassword == nil {
+                v.report("writer.bindDN needs writer.bindPasswordFile or writer.bindPasswordEnv")
+            }
         }
         configuration.ldap = ldap
     }
@@ -200,7 +226,9 @@ struct ConfigurationParser {
         guard let map = value.mapping(allowedKeys: keys, nullMeansAbsent: true) else { return }
         var hub = configuration.hub
         if let v = map["url"], let text = v.nonEmptyString() {
-            if let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
+            if let url = URL(string: text), url.user != nil || url.password != nil {
+                v.report("the hub URL must not carry a user or password; put the token in tokenFile or tokenEnv")
+            } else if let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
                 hub.url = text
             } else {
                 v.report("expected an http:// or https:// URL of the hub API, e.g. http://hub:8081/hub/api")
@@ -260,7 +288,15 @@ struct ConfigurationParser {
             }
         }
         if let n = nonNegative(map["maxNamespaceDeletionsPerRun"]) { safety.maxNamespaceDeletionsPerRun = n }
-        if let flag = map["stopRunningPodsOnRetirement"]?.bool() { safety.stopRunningPodsOnRetirement = flag }
+        if let v = map["stopRunningPodsOnRetirement"], let flag = v.bool() {
+            if flag {
+                v.report(
+                    "not supported yet: a retired namespace stops new pods (quota pods: 0) and the leaver's notebook "
+                        + "server is stopped through the hub before the hub user is deleted; other running pods stay "
+                        + "until the namespace is deleted after the grace period")
+            }
+            safety.stopRunningPodsOnRetirement = false
+        }
         configuration.safety = safety
     }
 

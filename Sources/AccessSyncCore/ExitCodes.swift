@@ -9,7 +9,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable, CustomStringConvertible {
     case ok = 0
     /// An unexpected failure (a bug or an unclassified error).
     case failure = 1
-    /// `plan` (and `sync --dry-run`): changes are pending. Like `terraform plan -detailed-exitcode`.
+    /// `plan`: changes are pending. Like `terraform plan -detailed-exitcode`.
     case changesPending = 2
     /// The guard blocked the run: nothing was applied; approve the plan or raise a threshold.
     case blockedByGuard = 3

@@ -5,8 +5,8 @@ import Yams
 // `accesssync sync` with `kubernetes.mode: render`: the directory plays the cluster. The previous
 // render is read back as the observed state (so a second run plans no changes), and each change
 // is applied to its one file, keeping the render index. A leaver's namespace is not retired here:
-// its file is removed (Argo CD keeps the namespace and its data because of `Prune=false`), and the
-// bindings inside it are removed as usual, which is what revokes access.
+// its file and the files of everything inside it are removed (Argo CD keeps the live namespace and
+// its data because of `Prune=false`), which removes the bindings that gave access.
 
 extension RenderTarget {
     /// A stand-in uid for objects read back from files (they have no server identity).
@@ -87,9 +87,23 @@ extension RenderTarget {
                     try fileManager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try Data(text.utf8).write(to: url, options: .atomic)
                     paths.insert(path)
-                case .delete, .retire:
+                case .delete:
                     if fileManager.fileExists(atPath: url.path) { try fileManager.removeItem(at: url) }
                     paths.remove(path)
+                case .retire(let observed, _):
+                    // The namespace leaves the render with everything in it (GitOps with
+                    // Prune=false keeps the live namespace and its data; access goes with the bindings).
+                    if fileManager.fileExists(atPath: url.path) { try fileManager.removeItem(at: url) }
+                    paths.remove(path)
+                    if observed.ref.kind == .namespace {
+                        let prefix = "namespaces/\(Self.fileSegment(observed.ref.name))/"
+                        for inside in paths.filter({ $0.hasPrefix(prefix) }) {
+                            let file = root.appendingPathComponent(inside)
+                            if fileManager.fileExists(atPath: file.path) { try fileManager.removeItem(at: file) }
+                            paths.remove(inside)
+                        }
+                        try? fileManager.removeItem(at: root.appendingPathComponent(String(prefix.dropLast())))
+                    }
                 }
             } catch {
                 failures[change.id] = "cannot update \(url.path): \(error)"

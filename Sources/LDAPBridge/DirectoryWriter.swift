@@ -101,6 +101,9 @@ public struct DirectoryWriter: Sendable {
         if uid.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw LDAPError(.invalidInput, "the login name contains a control character (NUL, newline, …)")
         }
+        if uid.contains("/") || uid == "." || uid == ".." {
+            throw LDAPError(.invalidInput, "the login name contains '/' or is '.' or '..' (it names the home directory)")
+        }
         if uid.first!.isWhitespace || uid.last!.isWhitespace {
             throw LDAPError(
                 .invalidInput, "the login name has leading or trailing spaces (LDAP matching ignores them, so it would alias another name)")

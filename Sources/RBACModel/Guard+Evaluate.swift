@@ -84,7 +84,9 @@ public enum Guard {
             for (what, before, now) in [
                 ("people", baseline.people, currentBaseline.people), ("groups", baseline.groups, currentBaseline.groups),
                 ("memberships", baseline.memberships, currentBaseline.memberships),
-            ] where before > 0 && now < before {
+            ] where before > 0 && now < before && before - now >= thresholds.percentAppliesFrom {
+                // Like the other percentages, only from `percentAppliesFrom` lost entries on: one
+                // leaver in a ten-person team is not a shrinking directory.
                 let percent = Double(before - now) * 100 / Double(before)
                 if percent > thresholds.maxDirectoryShrinkPercent {
                     findings.append(

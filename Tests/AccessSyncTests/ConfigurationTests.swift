@@ -265,3 +265,19 @@ struct ExitStatusTests {
         }
     }
 }
+
+@Suite("secret file overrides")
+struct SecretOverrideTests {
+    @Test func environmentReplacesSecretSources() throws {
+        var configuration = Configuration()
+        configuration.ldap.bindPassword = .environment("LDAP_PW")
+        let overridden = configuration.applyingSecretOverrides(environment: [
+            "ACCESSSYNC_LDAP_BIND_PASSWORD_FILE": "/run/secrets/ldap", "ACCESSSYNC_POSTGRES_PASSWORD_FILE": "",
+            "ACCESSSYNC_HUB_TOKEN_FILE": "/run/secrets/hub",
+        ])
+        #expect(overridden.ldap.bindPassword == .file("/run/secrets/ldap"))
+        #expect(overridden.postgres.password == nil, "an empty variable changes nothing")
+        #expect(overridden.hub.token == .file("/run/secrets/hub"))
+        #expect(configuration.applyingSecretOverrides(environment: [:]) == configuration)
+    }
+}

@@ -287,3 +287,47 @@ func withSyncWorld(
     }
     await world.stop()
 }
+
+extension SyncWorld {
+    /// The configuration as a YAML file for the `accesssync` binary (same values as `configuration`).
+    func writeConfigurationFile() throws -> String {
+        let ldap = configuration.ldap
+        let postgres = configuration.postgres
+        var passwordLine = ""
+        if case .file(let path)? = postgres.password { passwordLine = "  passwordFile: \"\(path)\"\n" }
+        var ldapPassword = ""
+        if case .file(let path)? = ldap.bindPassword { ldapPassword = "  bindPasswordFile: \"\(path)\"\n" }
+        var hubToken = ""
+        if case .file(let path)? = configuration.hub.token { hubToken = "  tokenFile: \"\(path)\"\n" }
+        let text = """
+            ldap:
+              uri: "\(ldap.uri ?? "")"
+              baseDN: "\(ldap.baseDN ?? "")"
+              bindDN: "\(ldap.bindDN ?? "")"
+            \(ldapPassword)  tls:
+                caFile: "\(ldap.tls.caFile ?? "")"
+              schema: rfc2307bis
+              people:
+                base: ou=people
+              groups:
+                base: ou=groups
+            postgres:
+              host: "\(postgres.host ?? "")"
+              port: \(postgres.port ?? 5432)
+              database: \(postgres.database ?? "")
+              user: "\(postgres.user ?? "")"
+            \(passwordLine)  sslMode: disable
+            kubernetes:
+              mode: kubeconfig
+              kubeconfig: "\(kubeconfigPath)"
+            hub:
+              url: "\(configuration.hub.url ?? "")"
+            \(hubToken)sync:
+              instance: "\(configuration.sync.instance)"
+
+            """
+        let path = workDirectory.appendingPathComponent("accesssync.yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}

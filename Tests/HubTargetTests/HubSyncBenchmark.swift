@@ -5,18 +5,20 @@ import Testing
 
 /// Sync of 2,000 users and 50 groups into an empty hub, then a no-op pass (Benchmarks/HubSync.md).
 ///
-/// Opt-in: it starts its own hub and takes a minute, so it runs only with
-/// `ACCESSSYNC_HUB_BENCHMARK=1` (Benchmarks/hub-sync.sh sets it and records the figures).
+/// At benchmark scale only with `ACCESSSYNC_HUB_BENCHMARK=1` (Benchmarks/hub-sync.sh sets it and
+/// records the figures); otherwise a test-scale run of the same code.
 @Suite("Hub sync benchmark")
 struct HubSyncBenchmark {
     static let enabled = ProcessInfo.processInfo.environment["ACCESSSYNC_HUB_BENCHMARK"] == "1"
 
-    @Test(
-        "2,000 users and 50 groups into an empty hub, then a no-op pass",
-        .enabled(if: enabled, "benchmark: set ACCESSSYNC_HUB_BENCHMARK=1 (Benchmarks/hub-sync.sh)"))
+    /// Benchmark scale with ACCESSSYNC_HUB_BENCHMARK=1 (Benchmarks/hub-sync.sh); test scale otherwise
+    /// (beyond one page of 200 users, so paging is exercised), checking behaviour only.
+    @Test("users and groups into an empty hub, then a no-op pass (2,000 + 50 at benchmark scale)")
     func syncTwoThousandUsers() async throws {
-        let userCount = Int(ProcessInfo.processInfo.environment["ACCESSSYNC_HUB_BENCHMARK_USERS"] ?? "") ?? 2000
-        let groupCount = Int(ProcessInfo.processInfo.environment["ACCESSSYNC_HUB_BENCHMARK_GROUPS"] ?? "") ?? 50
+        let userCount =
+            Int(ProcessInfo.processInfo.environment["ACCESSSYNC_HUB_BENCHMARK_USERS"] ?? "") ?? (Self.enabled ? 2000 : 250)
+        let groupCount =
+            Int(ProcessInfo.processInfo.environment["ACCESSSYNC_HUB_BENCHMARK_GROUPS"] ?? "") ?? (Self.enabled ? 50 : 5)
         let desired = Self.desiredState(users: userCount, groups: groupCount)
         try await withSpecialHub(manageGroups: false) { env in
             try await withClient(try env.configuration(requestTimeout: .seconds(120))) { client in

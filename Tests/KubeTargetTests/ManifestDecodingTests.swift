@@ -135,8 +135,7 @@ enum Samples {
         }
     }
 
-    /// Needs the exact-decimal `Quantity` of the foundation work; the placeholder compares text.
-    @Test(.enabled(if: (try? Quantity("1000m")) == (try? Quantity("1")), "Quantity still compares text, not exact decimals"))
+    @Test
     func serverCanonicalQuantitiesCompareEqual() throws {
         let desired = ObjectSpec.resourceQuota(hard: [
             "requests.cpu": Samples.q("1000m"), "limits.cpu": Samples.q("1.5"), "requests.memory": Samples.q("1024Mi"),

@@ -1,4 +1,5 @@
 import Foundation
+import KubeTestServer
 import RBACModel
 import Testing
 
@@ -14,14 +15,33 @@ import Testing
 // It needs a disposable cluster (kind, k3d, minikube) and a kubeconfig whose user may create and delete
 // namespaces, roles, rolebindings, resourcequotas, limitranges, networkpolicies and serviceaccounts.
 // It creates namespaces named `accesssync-e2e-<random>` with instance label `e2e-<random>` and deletes
-// them at the end. This is the only suite that is off by default: no cluster exists in CI.
+// them at the end. Without ACCESSSYNC_REAL_CLUSTER=1 (CI: no cluster exists here) the same test
+// runs against the test API server, reached the same way: through a kubeconfig file.
 
 private let realClusterEnabled = ProcessInfo.processInfo.environment["ACCESSSYNC_REAL_CLUSTER"] == "1"
 
-@Suite(.enabled(if: realClusterEnabled, "set ACCESSSYNC_REAL_CLUSTER=1 and KUBECONFIG to run against a real cluster"))
+@Suite
 struct RealClusterTests {
     @Test func observeApplyNoOpAndCleanUp() async throws {
-        let configuration = try KubeClientConfiguration.load()
+        if realClusterEnabled {
+            try await run(configuration: try KubeClientConfiguration.load())
+            return
+        }
+        var serverConfiguration = KubeTestServerConfiguration()
+        serverConfiguration.tokens = [TestCluster.token: .admin()]
+        let server = try await KubeTestServer.start(serverConfiguration)
+        let path = try makeTemporaryDirectory("kubeconfig") + "/config"
+        do {
+            try server.writeKubeconfig(to: path, token: TestCluster.token)
+            try await run(configuration: try KubeClientConfiguration.load(kubeconfigPath: path))
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    func run(configuration: KubeClientConfiguration) async throws {
         let client = try KubeClient(configuration: configuration, options: KubeClientOptions(requestsPerSecond: 20, burst: 40))
         let suffix = String(UUID().uuidString.lowercased().prefix(8))
         let instance = "e2e-\(suffix)"

@@ -107,7 +107,7 @@ struct MigrationTests {
         try await withTestDatabase { database in
             let connection = try await database.connect()
             defer { Task { await connection.close() } }
-            let bad = try Migration(name: "0004_bad.sql", sql: "CREATE TABLE accesssync.half (x int);\nSELECT nonsense_fn();")
+            let bad = try Migration(name: "0099_bad.sql", sql: "CREATE TABLE accesssync.half (x int);\nSELECT nonsense_fn();")
             do {
                 try await Migrator(migrations: Migration.embedded + [bad]).migrate(on: connection)
                 Issue.record("a failing migration succeeded")
@@ -116,7 +116,7 @@ struct MigrationTests {
                     Issue.record("unexpected error \(error)")
                     return
                 }
-                #expect(name == "0004_bad.sql")
+                #expect(name == "0099_bad.sql")
                 #expect(underlying.sqlState == "42883")
             }
             let half = try await connection.query("SELECT to_regclass('accesssync.half') IS NULL AS missing")

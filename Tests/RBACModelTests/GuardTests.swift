@@ -81,6 +81,25 @@ import Testing
         #expect(!evaluate(ChangeSet(), desired, directory, cluster, hub, baseline: steady).blocked)
     }
 
+    @Test func smallShrinkBelowTheAbsoluteFloorDoesNotBlock() {
+        // 4 of 54 people gone is 7.4% > 5%, but fewer than `percentAppliesFrom` (5): one team's leavers.
+        let (directory, desired, cluster, hub) = converged(count: 50)
+        let lastGood = RunBaseline(people: 54, groups: 1, memberships: 50, peopleWithAccess: 50)
+        var thresholds = GuardThresholds()
+        thresholds.maxDirectoryShrinkPercent = 5
+        let verdict = Guard.evaluate(
+            changes: ChangeSet(), desired: desired, observedOwnedCounts: Guard.ownedCounts(observed: cluster, hub: hub),
+            baseline: lastGood, currentBaseline: Guard.baseline(directory: directory, desired: desired),
+            thresholds: thresholds, protectedNamespaces: [], approvedPlanHashes: [], allowedDeletions: nil)
+        #expect(!verdict.findings.contains { $0.code == "directory-shrink" })
+        let bigger = RunBaseline(people: 56, groups: 1, memberships: 50, peopleWithAccess: 50)
+        let blocked = Guard.evaluate(
+            changes: ChangeSet(), desired: desired, observedOwnedCounts: Guard.ownedCounts(observed: cluster, hub: hub),
+            baseline: bigger, currentBaseline: Guard.baseline(directory: directory, desired: desired),
+            thresholds: thresholds, protectedNamespaces: [], approvedPlanHashes: [], allowedDeletions: nil)
+        #expect(blocked.findings.contains { $0.code == "directory-shrink" })
+    }
+
     @Test func grantNamingMissingGroupBlocks() {
         let directory = DirectorySnapshot(people: [Fixture.person("a")], groups: [])
         let desired = Planner.plan(directory: directory, policy: Fixture.policy(grants: [Fixture.hubGrant("ghost")]), settings: settings, now: now)

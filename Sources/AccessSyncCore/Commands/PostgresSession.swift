@@ -28,8 +28,12 @@ public struct PostgresSession: Sendable {
     public static func load(
         configurationFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(CommandFailure) -> PostgresSession {
-        let path = configurationFile ?? environment["ACCESSSYNC_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-        guard let path else { return PostgresSession(options: Configuration.Postgres().connectionOptions) }
+        let path =
+            configurationFile ?? environment["ACCESSSYNC_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (FileManager.default.fileExists(atPath: Configuration.defaultPath) ? Configuration.defaultPath : nil)
+        guard let path else {
+            return PostgresSession(options: Configuration().applyingSecretOverrides().postgres.connectionOptions)
+        }
         let configuration: Configuration
         do {
             configuration = try Configuration.load(path: path)

@@ -35,7 +35,8 @@ public enum ApproveCommand {
             return approval.id
         } catch {
             await connection.close()
-            throw CommandFailure(.postgresUnavailable, "cannot record the approval: \(error)")
+            let failure = PostgresFailure.map(error)
+            throw CommandFailure(failure.exitStatus, "cannot record the approval: \(failure.message)")
         }
     }
 }

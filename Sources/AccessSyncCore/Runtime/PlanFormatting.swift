@@ -61,9 +61,33 @@ public enum PlanFormatting {
         return "cluster"
     }
 
+    /// People whose directory identifier still exists but whose owned namespace is being retired
+    /// because their names changed (a rename: same entryUUID/objectGUID, new uid). The old
+    /// namespace is retired (its data kept for the grace period) and the new one created.
+    public static func renames(_ report: SyncReport) -> [String] {
+        var lines: [String] = []
+        for change in report.changes.changes {
+            guard case .kube(.retire(let observed, _)) = change.target, observed.ref.kind == .namespace,
+                let owner = observed.annotations[ManagedKeys.ownerID],
+                let entitlement = report.desired.entitlements[PersonID(owner)],
+                entitlement.namespace != observed.ref.name
+            else { continue }
+            lines.append(
+                "\(owner) is now \(entitlement.uid): namespace \(observed.ref.name) is retired (data kept for the grace period)"
+                    + (entitlement.namespace.map { ", \($0) created" } ?? ""))
+        }
+        return lines
+    }
+
     /// The plan as text.
     public static func text(_ report: SyncReport, mode: SyncOptions.Mode) -> String {
         var lines: [String] = []
+        let renamed = renames(report)
+        if !renamed.isEmpty {
+            lines.append("Renamed people (same directory identifier, new names):")
+            for line in renamed { lines.append("  \(line)") }
+            lines.append("")
+        }
         let changes = report.changes.changes
         if changes.isEmpty {
             lines.append("No changes. The cluster and the hub match the directory and the policy.")
@@ -77,7 +101,6 @@ public enum PlanFormatting {
                         ? change.reason : change.provenance.map(\.description).joined(separator: "; ")
                     lines.append("  \(symbol(change)) \(describe(change))")
                     lines.append("      because: \(why)")
-                    if !change.reason.isEmpty, !change.provenance.isEmpty { lines.append("      reason: \(change.reason)") }
                 }
             }
             var counts: [String: Int] = [:]
@@ -118,6 +141,15 @@ public enum PlanFormatting {
             if verdict.blocked {
                 lines.append(
                     "A sync would be blocked by the guard. Review the plan, then: accesssync approve \(verdict.planHash)")
+            }
+        }
+        if mode == .plan, !report.outcomes.isEmpty {
+            let accepted = report.outcomes.filter { $0.status == .succeeded }.count
+            lines.append("")
+            lines.append(
+                "Server dry run: \(accepted) of \(report.outcomes.count) Kubernetes changes accepted by the API server.")
+            for outcome in report.outcomes where outcome.status != .succeeded {
+                lines.append("  \(outcome.status.rawValue) \(outcome.changeID): \(outcome.message ?? "")")
             }
         }
         if mode == .sync, let runID = report.runID {
@@ -173,6 +205,7 @@ public enum PlanFormatting {
                 }),
             "diagnostics": .array(report.desired.diagnostics.sorted().map { .string("\($0)") }),
             "status": .string(report.status.rawValue),
+            "renames": .array(renames(report).map(JSONValue.string)),
         ]
         if let verdict = report.verdict {
             root["planHash"] = .string(verdict.planHash)
@@ -182,6 +215,16 @@ public enum PlanFormatting {
                     .object(["code": .string($0.code), "message": .string($0.message), "blocking": .bool($0.blocking)])
                 })
             root["peopleLosingAccess"] = .array(verdict.peopleLosingAccess.sorted().map { .string($0.rawValue) })
+        }
+        root["phaseSeconds"] = .object(
+            report.summary.phaseSeconds.mapValues { .string(String(format: "%.3f", $0)) })
+        if report.runID == nil, !report.outcomes.isEmpty {
+            root["serverDryRun"] = .array(
+                report.outcomes.map {
+                    var outcome: [String: JSONValue] = ["id": .string($0.changeID), "status": .string($0.status.rawValue)]
+                    if let message = $0.message { outcome["message"] = .string(message) }
+                    return .object(outcome)
+                })
         }
         if let runID = report.runID {
             root["run"] = .int(runID)

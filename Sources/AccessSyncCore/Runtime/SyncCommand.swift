@@ -73,6 +73,18 @@ public enum SyncCommand {
     public static func run(_ options: Options, logger: Logger) async throws(CommandFailure) -> Result {
         let configuration = options.configuration
         let diff = try diffOptions(adopt: options.adopt)
+        // Unreadable secrets are configuration errors (78), found before any connection.
+        for (setting, secret) in [
+            ("ldap.bindPassword", configuration.ldap.bindPassword), ("postgres.password", configuration.postgres.password),
+            ("hub.token", configuration.hub.url == nil ? nil : configuration.hub.token),
+        ] {
+            guard let secret else { continue }
+            do {
+                _ = try secret.read()
+            } catch {
+                throw CommandFailure(.configuration, "\(setting): \(error.message)")
+            }
+        }
         let pgOptions = configuration.postgres.connectionOptions
 
         let cluster: any ClusterTarget
@@ -104,7 +116,9 @@ public enum SyncCommand {
 
         let store: PostgresRunStore
         do {
-            store = try await PostgresRunStore(options: pgOptions, osUser: options.actor)
+            store = try await PostgresRunStore(
+                options: pgOptions, osUser: options.actor,
+                lockWait: configuration.sync.waitForLock ? .seconds(configuration.sync.lockTimeoutSeconds) : nil)
         } catch {
             try? await kubeClient?.shutdown()
             throw CommandFailure(.postgresUnavailable, "cannot connect to PostgreSQL: \(error)")

@@ -104,6 +104,15 @@ public struct SyncEngine: Sendable {
         self.logger = logger
     }
 
+    /// `plan --server-dry-run`: every Kubernetes change sent with `dryRun=All`, so admission
+    /// (quota, policy, webhooks) can reject it without effect. One call: the Kubernetes target
+    /// orders the changes and reports objects inside a namespace that only a dry run created.
+    func serverDryRun(_ changeSet: ChangeSet) async -> [ChangeOutcome] {
+        let kubeChanges = changeSet.changes.filter { if case .kube = $0.target { true } else { false } }
+        guard !kubeChanges.isEmpty else { return [] }
+        return await cluster.apply(kubeChanges, dryRun: true)
+    }
+
     public func run(_ options: SyncOptions) async throws -> SyncReport {
         let writes = options.mode == .sync
         var phases: [String: Double] = [:]
@@ -211,16 +220,25 @@ public struct SyncEngine: Sendable {
         summary.findings = verdict.findings.map(\.description)
 
         guard writes, let runID, let lock else {
+            var outcomes: [ChangeOutcome] = []
+            if options.serverDryRun {
+                outcomes = await timed("server_dry_run") { await serverDryRun(changeSet) }
+            }
             summary.phaseSeconds = phases
             return SyncReport(
-                runID: nil, status: .succeeded, desired: desired, changes: changeSet, verdict: verdict, outcomes: [],
-                summary: summary)
+                runID: nil, status: .succeeded, desired: desired, changes: changeSet, verdict: verdict,
+                outcomes: outcomes, summary: summary)
         }
         if verdict.blocked {
             throw await fail(.blocked(planHash: verdict.planHash, findings: verdict.findings), status: .blocked)
         }
         if approvals.contains(verdict.planHash) {
-            try? await store.markApprovalUsed(planHash: verdict.planHash, runID: runID)
+            do {
+                try await store.markApprovalUsed(planHash: verdict.planHash, runID: runID)
+            } catch {
+                // A one-time approval that cannot be used up must not be applied (it could be again).
+                throw await fail(.storeUnavailable("cannot mark the approval used: \(error)"))
+            }
         }
 
         // Apply in waves: revocations first, then by dependency depth.

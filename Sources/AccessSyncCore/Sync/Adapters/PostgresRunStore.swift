@@ -13,8 +13,12 @@ public actor PostgresRunStore: RunStore {
     /// Intent rows by change id, so that each outcome row links to its intent.
     var intents: [String: AuditRecord] = [:]
 
-    public init(options: PostgresConnectionOptions, osUser: String) async throws {
+    /// How long to wait for another writer's lock (`sync.waitForLock`); nil: fail at once.
+    let lockWait: Duration?
+
+    public init(options: PostgresConnectionOptions, osUser: String, lockWait: Duration? = nil) async throws {
         self.options = options
+        self.lockWait = lockWait
         self.osUser = osUser
         connection = try await PGConnection.connect(options)
     }
@@ -32,7 +36,7 @@ public actor PostgresRunStore: RunStore {
     var currentLock: RunLock?
 
     public func acquireWriterLock() async throws -> any WriterLock {
-        let lock = try await RunLock.acquire(options)
+        let lock = try await RunLock.acquire(options, wait: lockWait)
         currentLock = lock
         return LockHandle(lock: lock)
     }
