@@ -156,7 +156,14 @@ public struct SyncEngine: Sendable {
 
         let snapshot: DirectorySnapshot
         do {
+            logger.info("reading the directory")
             snapshot = try await timed("read_directory") { try await directory.readDirectory(now: options.now) }
+            logger.info(
+                "directory read",
+                metadata: [
+                    "people": "\(snapshot.people.count)", "groups": "\(snapshot.groups.count)",
+                    "seconds": "\(String(format: "%.2f", phases["read_directory"] ?? 0))",
+                ])
         } catch {
             throw await fail(.directoryUnreadable(String(describing: error)))
         }
@@ -177,6 +184,7 @@ public struct SyncEngine: Sendable {
         }
         let observed: ObservedCluster
         do {
+            logger.info("observing the cluster", metadata: ["desired.objects": "\(desired.objects.count)"])
             observed = try await timed("observe_cluster") { try await cluster.observe() }
         } catch {
             throw await fail(.clusterUnobservable(String(describing: error)))
@@ -245,7 +253,16 @@ public struct SyncEngine: Sendable {
         var outcomes: [ChangeOutcome] = []
         var failed: Set<String> = []
         let applyStart = ContinuousClock.now
-        for wave in ApplySchedule.waves(changeSet.changes) {
+        let waves = ApplySchedule.waves(changeSet.changes)
+        var applied = 0
+        for (index, wave) in waves.enumerated() {
+            logger.info(
+                "applying",
+                metadata: [
+                    "wave": "\(index + 1)/\(waves.count)", "wave.changes": "\(wave.count)",
+                    "done": "\(applied)/\(changeSet.changes.count)",
+                ])
+            applied += wave.count
             do {
                 try await lock.check()
             } catch {
