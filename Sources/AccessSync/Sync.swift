@@ -20,13 +20,9 @@ struct ServerOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Log only errors.")
     var quiet = false
 
-    /// The configuration: the file given, `$ACCESSSYNC_CONFIG`, `./accesssync.yaml`, or defaults.
+    /// The configuration: the file given, `$ACCESSSYNC_CONFIG`, `/etc/accesssync/accesssync.yaml`, or defaults.
     func loadConfiguration() throws(CommandFailure) -> Configuration {
-        let environment = ProcessInfo.processInfo.environment
-        let path =
-            config ?? environment["ACCESSSYNC_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (FileManager.default.fileExists(atPath: Configuration.defaultPath) ? Configuration.defaultPath : nil)
-        guard let path else { return Configuration().applyingSecretOverrides() }
+        guard let path = Configuration.resolvePath(explicit: config) else { return Configuration().applyingSecretOverrides() }
         do {
             return try Configuration.load(path: path)
         } catch {

@@ -24,6 +24,14 @@ extension Configuration {
     /// Where commands look for the configuration without `--config` or `$ACCESSSYNC_CONFIG`.
     public static let defaultPath = "/etc/accesssync/accesssync.yaml"
 
+    /// The configuration file a command uses: `explicit` (`--config`), else `$ACCESSSYNC_CONFIG`,
+    /// else `defaultPath` when it exists; nil means built-in defaults.
+    public static func resolvePath(explicit: String?, environment: [String: String]? = nil) -> String? {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        return explicit ?? environment["ACCESSSYNC_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
+    }
+
     /// The configuration with the secret-file overrides from the environment applied:
     /// `ACCESSSYNC_LDAP_BIND_PASSWORD_FILE`, `ACCESSSYNC_POSTGRES_PASSWORD_FILE`,
     /// `ACCESSSYNC_HUB_TOKEN_FILE` (paths decided at deploy time; values are paths, never secrets).

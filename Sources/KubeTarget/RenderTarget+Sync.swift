@@ -109,7 +109,7 @@ extension RenderTarget {
                 failures[change.id] = "cannot update \(url.path): \(error)"
             }
         }
-        let index = ([Self.markerHeader] + paths.sorted()).joined(separator: "\n") + "\n"
+        let index = Self.indexText(paths)
         do {
             try Data(index.utf8).write(to: root.appendingPathComponent(Self.markerFileName), options: .atomic)
         } catch {
@@ -128,11 +128,16 @@ extension RenderTarget {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             try Data(Self.hubJSON(hub).utf8).write(to: root.appendingPathComponent("hub.json"), options: .atomic)
             paths.insert("hub.json")
-            let index = ([Self.markerHeader] + paths.sorted()).joined(separator: "\n") + "\n"
+            let index = Self.indexText(paths)
             try Data(index.utf8).write(to: root.appendingPathComponent(Self.markerFileName), options: .atomic)
         } catch {
             throw RenderError("cannot write hub.json in \(root.path): \(error.localizedDescription)")
         }
+    }
+
+    /// The content of the render index for these paths.
+    static func indexText<S: Sequence<String>>(_ paths: S) -> String {
+        ([markerHeader] + paths.sorted()).joined(separator: "\n") + "\n"
     }
 
     /// The paths listed in the index; empty for a missing or empty directory.

@@ -106,7 +106,7 @@ public struct RenderTarget: Sendable {
                 parent = parent.deletingLastPathComponent().standardizedFileURL
             }
         }
-        let index = ([Self.markerHeader] + files.keys.sorted()).joined(separator: "\n") + "\n"
+        let index = Self.indexText(files.keys)
         do {
             if fileManager.contents(atPath: marker.path) != Data(index.utf8) {
                 try Data(index.utf8).write(to: marker, options: .atomic)

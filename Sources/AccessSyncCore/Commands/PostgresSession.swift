@@ -28,10 +28,7 @@ public struct PostgresSession: Sendable {
     public static func load(
         configurationFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(CommandFailure) -> PostgresSession {
-        let path =
-            configurationFile ?? environment["ACCESSSYNC_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (FileManager.default.fileExists(atPath: Configuration.defaultPath) ? Configuration.defaultPath : nil)
-        guard let path else {
+        guard let path = Configuration.resolvePath(explicit: configurationFile, environment: environment) else {
             return PostgresSession(options: Configuration().applyingSecretOverrides().postgres.connectionOptions)
         }
         let configuration: Configuration
