@@ -26,7 +26,7 @@ let latencyMS = argument("--latency-ms", 5)
 let instance = "bench"
 let ownership = [ManagedKeys.managedBy: ManagedKeys.managedByValue, ManagedKeys.instance: instance]
 
-func q(_ text: String) -> Quantity { try! Quantity(text) }
+func q(_ text: String) -> RBACModel.Quantity { try! RBACModel.Quantity(text) }
 
 /// The objects of one person, as the planner would produce them.
 func objects(person index: Int) -> [DesiredObject] {
