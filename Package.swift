@@ -120,13 +120,15 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "RBACModelTests", dependencies: ["RBACModel", "PolicyFiles"], swiftSettings: strict),
+        // Helpers shared by the test targets (reaping child processes); never linked into the product.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "RBACModelTests", dependencies: ["RBACModel", "PolicyFiles", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "LDAPBridgeTests", dependencies: ["LDAPBridge", "RBACModel"], swiftSettings: strict),
-        .testTarget(name: "PolicyStoreTests", dependencies: ["PolicyStore", "PolicyFiles", "RBACModel"], swiftSettings: strict),
-        .testTarget(name: "KubeTestServerTests", dependencies: ["KubeTestServer"], swiftSettings: strict),
+        .testTarget(name: "PolicyStoreTests", dependencies: ["PolicyStore", "PolicyFiles", "RBACModel", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "KubeTestServerTests", dependencies: ["KubeTestServer", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "KubeTargetTests",
-            dependencies: ["KubeTarget", "KubeTestServer", "RBACModel"],
+            dependencies: ["KubeTarget", "KubeTestServer", "RBACModel", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -138,7 +140,7 @@ let package = Package(
             name: "AccessSyncTests",
             dependencies: [
                 "AccessSync", "AccessSyncCore", "RBACModel", "PolicyFiles", "KubeTestServer", "LDAPBridge", "PolicyStore",
-                "KubeTarget", "HubTarget",
+                "KubeTarget", "HubTarget", "TestSupport",
             ],
             swiftSettings: strict
         ),

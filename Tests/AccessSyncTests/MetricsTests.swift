@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PolicyStore
 import RBACModel
+import TestSupport
 import Testing
 
 /// The metrics contract (docs/metrics.md): names, types and labels the dashboard and alerts use.

@@ -6,6 +6,7 @@ import KubeTestServer
 import Logging
 import PolicyStore
 import RBACModel
+import TestSupport
 import Testing
 
 /// `sync` and `plan` end to end against real slapd, PostgreSQL and JupyterHub and the test API

@@ -1,5 +1,6 @@
 import Foundation
 import RBACModel
+import TestSupport
 import Testing
 
 @testable import KubeTarget

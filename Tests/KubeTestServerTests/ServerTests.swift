@@ -2,6 +2,7 @@
 
 import Foundation
 import KubeTestServer
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)

@@ -1,5 +1,6 @@
 import Foundation
 import PolicyStore
+import TestSupport
 import Testing
 
 /// Configuration of the test PostgreSQL server, from the environment set by `scripts/test.sh`

@@ -1,5 +1,6 @@
 import Foundation
 import RBACModel
+import TestSupport
 import Testing
 
 /// Compares our name code with PyPI `jupyterhub-kubespawner` itself, run in a Python venv.

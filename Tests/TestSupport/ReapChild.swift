@@ -1,4 +1,5 @@
-import Foundation
+// Helpers shared by the test targets (not part of the product).
+public import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,7 @@ import Glibc
 /// Foundation's `Process` on Linux was seen missing a child's exit under load: the child stayed a
 /// zombie and neither `waitUntilExit()` nor `terminationHandler` ever returned, hanging the test
 /// run. The child is reaped here with `waitpid`; if Foundation reaped it first, its status is used.
-func reapChild(_ process: Process) -> Int32 {
+public func reapChild(_ process: Process) -> Int32 {
     var status: Int32 = 0
     while true {
         let result = waitpid(process.processIdentifier, &status, 0)
