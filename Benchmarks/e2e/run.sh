@@ -23,6 +23,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 SIZE="${1:-10k}"
 LATENCY_MS="${LATENCY_MS:-5}"
+# kubernetes.requestsPerSecond for the runs (the product default is 100; 0 = no limit).
+KUBE_RPS="${KUBE_RPS:-100}"
 BIN_DIR="${ACCESSSYNC_BENCH_BIN_DIR:-/tmp/bench-release/release}"
 LDAP2PG="${LDAP2PG:-/tmp/ldap2pg-venv/bin/ldap2pg}"
 export ACCESSSYNC_VENV="${ACCESSSYNC_VENV:-$REPO/.venv}"
@@ -78,6 +80,7 @@ for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
 . "$WORK/slapd/env.sh"; . "$WORK/postgres/env.sh"; . "$WORK/jupyterhub/env.sh"
 say "servers up in $(elapsed "$t0" "$(now)") s (org $SIZE generated and loaded): $WORK"
 say "machine: $(nproc) cores; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "kube-test-server latency ${LATENCY_MS} ms; kubernetes.requestsPerSecond ${KUBE_RPS} (0 = no limit)"
 say "repository HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown); accesssync: $AS; kube-test-server: $KTS"
 [ -f "$(dirname "$AS")/.commit" ] && say "binaries built from commit $(cat "$(dirname "$AS")/.commit")"
 
@@ -125,6 +128,7 @@ postgres:
 kubernetes:
   mode: kubeconfig
   kubeconfig: "$WORK/kubeconfig"
+  requestsPerSecond: $KUBE_RPS
 hub:
   url: "$ACCESSSYNC_TEST_HUB_URL"
   tokenFile: "$ACCESSSYNC_TEST_HUB_TOKEN_FILE"

@@ -201,6 +201,11 @@ public struct Configuration: Hashable, Sendable {
         public var fieldManager = "accesssync"
         /// Concurrent requests while applying.
         public var concurrency = 16
+        /// Average requests per second to the API server (a token bucket over the whole client); nil for
+        /// no limit. The default keeps a large first sync from crowding out other API clients.
+        public var requestsPerSecond: Double? = 100
+        /// Requests that may be sent at once above the average rate.
+        public var burst = 200
         /// The hub's (KubeSpawner's) ServiceAccount, bound in each personal namespace.
         public var hubServiceAccount = "hub"
         public var hubServiceAccountRole = RoleRef(kind: .clusterRole, name: "accesssync-hub-spawner")

@@ -116,6 +116,8 @@ extension Configuration {
         out.line(1, "renderDirectory: \(quote(kubernetes.renderDirectory))")
         out.line(1, "fieldManager: \(quote(kubernetes.fieldManager))")
         out.line(1, "concurrency: \(kubernetes.concurrency)")
+        out.line(1, "requestsPerSecond: \(kubernetes.requestsPerSecond.map(number) ?? "0")")
+        out.line(1, "burst: \(kubernetes.burst)")
         out.line(1, "hubServiceAccount: \(quote(kubernetes.hubServiceAccount))")
         let roleKey = kubernetes.hubServiceAccountRole.kind == .clusterRole ? "clusterRole" : "role"
         out.line(1, "hubServiceAccountRole: {\(roleKey): \(quote(kubernetes.hubServiceAccountRole.name))}")

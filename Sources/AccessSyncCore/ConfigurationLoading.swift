@@ -190,7 +190,8 @@ struct ConfigurationParser {
 
     private mutating func readKubernetes(_ value: YAMLValue) {
         let keys = [
-            "mode", "kubeconfig", "context", "renderDirectory", "fieldManager", "concurrency", "hubServiceAccount",
+            "mode", "kubeconfig", "context", "renderDirectory", "fieldManager", "concurrency", "requestsPerSecond", "burst",
+            "hubServiceAccount",
             "hubServiceAccountRole", "notebookServiceAccount", "projectSubjects", "networkPolicy", "hubPodLabels",
             "proxyPodLabels", "token", "tokenFile",
         ]
@@ -208,6 +209,14 @@ struct ConfigurationParser {
         }
         if let text = map["fieldManager"]?.nonEmptyString() { kube.fieldManager = text }
         if let n = positive(map["concurrency"]) { kube.concurrency = n }
+        if let v = map["requestsPerSecond"], let rate = v.double() {
+            if rate < 0 {
+                v.report("must not be negative (0 means no limit)")
+            } else {
+                kube.requestsPerSecond = rate == 0 ? nil : rate
+            }
+        }
+        if let n = positive(map["burst"]) { kube.burst = n }
         if let v = map["hubServiceAccount"], let name = label(v) { kube.hubServiceAccount = name }
         if let v = map["hubServiceAccountRole"], let role = v.mapping(allowedKeys: ["clusterRole", "role"], nullMeansAbsent: true) {
             switch role.exactlyOne(of: ["clusterRole", "role"]) {

@@ -1,5 +1,6 @@
 import AccessSyncCore
 import Foundation
+import KubeTarget
 import PolicyFiles
 import RBACModel
 import Testing
@@ -123,7 +124,7 @@ struct ConfigurationTests {
               baseDN: "not a dn"
               people: {filter: "uid=*"}
             postgres: {port: 70000, sslMode: sometimes}
-            kubernetes: {mode: render, hubServiceAccountRole: {clusterRole: a, role: b}, hubPodLabels: {"bad key!": x}}
+            kubernetes: {mode: render, hubServiceAccountRole: {clusterRole: a, role: b}, hubPodLabels: {"bad key!": x}, requestsPerSecond: -5, burst: 0}
             naming: {namespace: "{hub}-{uid}", hubNamespace: JHub, subject: "oidc:{uid"}
             safety: {maxDeletionsPercent: 150, retirementGracePeriod: 3w, maxPeopleLosingAccess: -1}
             sync: {instance: "-bad", logLevel: loud, policySource: git}
@@ -142,6 +143,8 @@ struct ConfigurationTests {
         #expect(has(9, "kubernetes.mode", "needs renderDirectory"))
         #expect(has(9, "kubernetes.hubServiceAccountRole", "set only one of 'clusterRole' or 'role'"))
         #expect(has(9, "kubernetes.hubPodLabels[bad key!]", "invalid label key"))
+        #expect(has(9, "kubernetes.requestsPerSecond", "must not be negative (0 means no limit)"))
+        #expect(has(9, "kubernetes.burst", "must be greater than zero"))
         #expect(has(10, "naming.namespace", "unknown placeholder {hub}"))
         #expect(has(10, "naming.hubNamespace", "invalid name 'JHub'"))
         #expect(has(10, "naming.subject", "unmatched '{'"))
@@ -180,6 +183,17 @@ struct ConfigurationTests {
         #expect(configuration.planSettings.protectedNamespaces.contains("kube-system"))
     }
 
+    @Test func requestRateReachesTheKubernetesClient() throws {
+        let defaults = Configuration().kubernetes.clientOptions
+        #expect(defaults.requestsPerSecond == 100 && defaults.burst == 200 && defaults.maxConnections == 16)
+        let tuned = try Configuration.parse("kubernetes: {requestsPerSecond: 2.5, burst: 5, concurrency: 4}\n", file: "c.yaml")
+        #expect(tuned.kubernetes.clientOptions.requestsPerSecond == 2.5)
+        #expect(tuned.kubernetes.clientOptions.burst == 5)
+        #expect(tuned.kubernetes.clientOptions.maxConnections == 4)
+        let unlimited = try Configuration.parse("kubernetes: {requestsPerSecond: 0}\n", file: "c.yaml")
+        #expect(unlimited.kubernetes.clientOptions.requestsPerSecond == nil)
+    }
+
     @Test func effectiveYAMLReadsBackToTheSameConfiguration() throws {
         for path in ["examples/accesssync.yaml", "examples/render.yaml"] {
             let original = try Configuration.load(path: repositoryRoot.appendingPathComponent(path).path)
@@ -194,6 +208,8 @@ struct ConfigurationTests {
         custom.hub.token = .environment("HUB_TOKEN")
         custom.kubernetes.hubServiceAccountRole = RoleRef(kind: .role, name: "hub-spawner")
         custom.safety.retirementGracePeriod = 90
+        custom.kubernetes.requestsPerSecond = nil
+        custom.kubernetes.burst = 7
         custom.naming.hubUsernameTemplate = "{uid}\"quoted\""
         let text = custom.effectiveYAML(environment: ["HUB_TOKEN": "s3cr3t-value"])
         #expect(!text.contains("s3cr3t-value"))

@@ -129,6 +129,6 @@ extension Configuration.Kubernetes {
 
     /// Client options: the apply concurrency is also the connection pool size.
     public var clientOptions: KubeClientOptions {
-        KubeClientOptions(maxConnections: max(1, concurrency))
+        KubeClientOptions(requestsPerSecond: requestsPerSecond, burst: burst, maxConnections: max(1, concurrency))
     }
 }
