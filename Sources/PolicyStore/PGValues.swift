@@ -201,28 +201,3 @@ public struct PGRow: Sendable {
         }
     }
 }
-
-/// PostgreSQL array literals (text input format) for one-dimensional arrays, sent as a parameter.
-enum PGArrayLiteral {
-    /// `{"a","b\"c",NULL}`: every element quoted, `"` and `\` escaped, nil as NULL.
-    static func make(_ elements: some Sequence<String?>) -> String {
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        var first = true
-        for element in elements {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            guard let element else {
-                out.append(contentsOf: "NULL".utf8)
-                continue
-            }
-            out.append(0x22)
-            for byte in element.utf8 {
-                if byte == 0x22 || byte == 0x5C { out.append(0x5C) }
-                out.append(byte)
-            }
-            out.append(0x22)
-        }
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
-    }
-}

@@ -202,6 +202,68 @@ struct AuditLogTests {
         }
     }
 
+    /// Rows are sent with COPY's text format: every character that format treats specially must come
+    /// back exactly as written, and the stored rows must hash to what the writer computed.
+    @Test func awkwardValuesSurviveTheCopyExactly() async throws {
+        try await withTestDatabase { database in
+            try await database.migrated().close()
+            let app = try await database.appConnection()
+            defer { Task { await app.close() } }
+            let log = AuditLog(connection: app, osUser: "svc\tuser")
+            let awkward = [
+                "tab\there", "line\nbreak", "carriage\rreturn", "back\\slash", "\\N", "\\.", "\\.\nnext",
+                "trailing\\", "ünïcødé ✓ 𝄞", "quote \" and ' both", "",
+            ]
+            let entries = awkward.enumerated().map { index, text in
+                AuditEntry(
+                    runID: nil, action: "create", objectKind: "Namespace", objectNamespace: index % 2 == 0 ? text : nil,
+                    objectName: "n\(index)-\(text)", before: nil, after: ["text": .string(text), "list": [.string(text)]],
+                    provenance: ["why": .string(text)], outcome: .succeeded, message: text)
+            }
+            let written = try await log.append(entries)
+            let stored = try await log.records()
+            #expect(stored == written)
+            #expect(stored.map(\.message) == awkward)
+            #expect(stored.map(\.osUser) == Array(repeating: "svc\tuser", count: awkward.count))
+            #expect(try await log.verify().isIntact)
+        }
+    }
+
+    /// A COPY the server refuses (here: a row naming another database role, caught by the insert
+    /// trigger) stores nothing, leaves the chain head where it was, and the connection usable.
+    @Test func aRefusedCopyStoresNothing() async throws {
+        try await withTestDatabase { database in
+            try await database.migrated().close()
+            let app = try await database.appConnection()
+            defer { Task { await app.close() } }
+            let log = AuditLog(connection: app, osUser: "svc")
+            try await log.append((0..<3).map { entry($0) })
+            let head = try await log.head()
+            do {
+                _ = try await app.withTransaction { connection in
+                    try await connection.copyIn(
+                        "COPY accesssync.audit_log (id, at, db_role, os_user, action, object_kind, object_name, outcome, prev_hash, hash) FROM STDIN"
+                    ) { sink in
+                        for value in ["999", "2026-01-01T00:00:00Z", "postgres", "x", "create", "Namespace", "n", "succeeded"] {
+                            try sink.field(value)
+                        }
+                        try sink.field(String(repeating: "a", count: 64))
+                        try sink.field(String(repeating: "b", count: 64))
+                        try sink.endRow()
+                    }
+                }
+                Issue.record("a row naming another database role was stored")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "23514", "\(error)")
+            }
+            let after = try await log.head()
+            #expect(after.id == head.id && after.hash == head.hash)
+            #expect(try await log.records().count == 3)
+            try await log.append(entry(3))
+            #expect(try await log.verify().isIntact)
+        }
+    }
+
     @Test func connectionLostMidTransactionLosesNothingCommitted() async throws {
         try await withTestDatabase { database in
             try await database.migrated().close()

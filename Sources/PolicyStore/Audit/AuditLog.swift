@@ -29,38 +29,14 @@ public struct AuditLog: Sendable {
     /// The OS user recorded next to the database role.
     public let osUser: String
 
-    /// Rows per INSERT. Each INSERT sends one array per column and `unnest`s them: the statement
-    /// has 17 parameters whatever the row count, so parsing and binding stay cheap (a VALUES list with
-    /// 17 parameters per row spends more time in parse/bind than in the insert itself).
-    static let insertBatch = 20_000
-
-    static let insertSQL = """
-        INSERT INTO accesssync.audit_log (id, run_id, at, db_role, os_user, action, object_kind, object_namespace,
-            object_name, before, after, provenance, outcome, intent_id, message, prev_hash, hash)
-        SELECT u.id, u.run_id, $15::timestamptz, $16, $17, u.action, u.kind, u.namespace, u.name, u.before, u.after,
-            u.provenance, u.outcome, u.intent_id, u.message, u.prev_hash, u.hash
-        FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
-            $8::jsonb[], $9::jsonb[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[])
-            AS u(id, run_id, action, kind, namespace, name, before, after, provenance, outcome, intent_id, message,
-                 prev_hash, hash)
+    /// Rows go in with one `COPY ... FROM STDIN`: the client hashes row k+1 while the server stores
+    /// row k (the chain is sequential, the storing is not the client's), and nothing is parsed twice
+    /// (a multi-row INSERT sends arrays that the server parses and unnests first).
+    static let copySQL = """
+        COPY accesssync.audit_log (id, run_id, at, db_role, os_user, action, object_kind, object_namespace,
+            object_name, before, after, provenance, outcome, intent_id, message, prev_hash, hash) FROM STDIN
         """
 
-    static func insertParameters(
-        _ records: ArraySlice<AuditRecord>, payloads: ArraySlice<(before: String?, after: String?, provenance: String?)>,
-        at: String, role: String, osUser: String
-    ) -> [any PGParam] {
-        func column(_ value: (AuditRecord) -> String?) -> String {
-            PGArrayLiteral.make(records.lazy.map(value))
-        }
-        return [
-            column { String($0.id) }, column { $0.runID.map(String.init) }, column { $0.action },
-            column { $0.objectKind }, column { $0.objectNamespace }, column { $0.objectName },
-            PGArrayLiteral.make(payloads.lazy.map(\.before)), PGArrayLiteral.make(payloads.lazy.map(\.after)),
-            PGArrayLiteral.make(payloads.lazy.map(\.provenance)), column { $0.outcome.rawValue },
-            column { $0.intentID.map(String.init) }, column { $0.message }, column { $0.prevHash },
-            column { $0.hash }, at, role, osUser,
-        ]
-    }
     /// Rows per page when reading the log.
     static let pageSize = 5000
 
@@ -95,41 +71,44 @@ public struct AuditLog: Sendable {
             guard let headRow = head.first else {
                 throw PostgresError(code: .client, message: "accesssync.audit_head is empty: run accesssync migrate")
             }
-            var previous = try headRow.string("last_hash")
+            let first = try headRow.string("last_hash")
             let now = try headRow.string("now")
             let role = try headRow.string("role")
             let ids = try await connection.query(
                 "SELECT nextval('accesssync.audit_log_id_seq') AS id FROM generate_series(1, $1)", [entries.count]
             ).rows.map { Int64(try $0.int("id")) }.sorted()
 
-            var records: [AuditRecord] = []
-            records.reserveCapacity(entries.count)
-            var payloads: [(before: String?, after: String?, provenance: String?)] = []
-            payloads.reserveCapacity(entries.count)
-            for (entry, id) in zip(entries, ids) {
-                var record = AuditRecord(
-                    id: id, runID: entry.runID, atText: now, dbRole: role, osUser: osUser, action: entry.action,
-                    objectKind: entry.objectKind, objectNamespace: entry.objectNamespace, objectName: entry.objectName,
-                    before: entry.before, after: entry.after, provenance: entry.provenance, outcome: entry.outcome,
-                    intentID: entry.intentID, message: entry.message, prevHash: previous, hash: "")
-                // Payload texts are serialised once, for the hash and for the INSERT.
-                let texts = (
-                    before: entry.before?.canonicalText, after: entry.after?.canonicalText,
-                    provenance: entry.provenance?.canonicalText
-                )
-                record.hash = AuditRecord.sha256Hex(record.canonicalBytes(payloads: texts))
-                previous = record.hash
-                records.append(record)
-                payloads.append(texts)
+            let (records, stored) = try await connection.copyIn(Self.copySQL) { sink in
+                var previous = first
+                var records: [AuditRecord] = []
+                records.reserveCapacity(entries.count)
+                for (entry, id) in zip(entries, ids) {
+                    var record = AuditRecord(
+                        id: id, runID: entry.runID, atText: now, dbRole: role, osUser: osUser, action: entry.action,
+                        objectKind: entry.objectKind, objectNamespace: entry.objectNamespace, objectName: entry.objectName,
+                        before: entry.before, after: entry.after, provenance: entry.provenance, outcome: entry.outcome,
+                        intentID: entry.intentID, message: entry.message, prevHash: previous, hash: "")
+                    // Payload texts are serialised once, for the hash and for the row.
+                    let texts = (
+                        before: entry.before?.canonicalText, after: entry.after?.canonicalText,
+                        provenance: entry.provenance?.canonicalText
+                    )
+                    record.hash = AuditRecord.sha256Hex(record.canonicalBytes(payloads: texts))
+                    previous = record.hash
+                    let fields: [String?] = [
+                        String(id), entry.runID.map(String.init), now, role, osUser, entry.action, entry.objectKind,
+                        entry.objectNamespace, entry.objectName, texts.before, texts.after, texts.provenance,
+                        entry.outcome.rawValue, entry.intentID.map(String.init), entry.message, record.prevHash, record.hash,
+                    ]
+                    for value in fields { try sink.field(value) }
+                    try sink.endRow()
+                    records.append(record)
+                }
+                return records
             }
-
-            var start = 0
-            while start < records.count {
-                let range = start..<min(start + Self.insertBatch, records.count)
-                try await connection.query(
-                    Self.insertSQL,
-                    Self.insertParameters(records[range], payloads: payloads[range], at: now, role: role, osUser: osUser))
-                start = range.upperBound
+            guard stored == records.count else {
+                throw PostgresError(
+                    code: .client, message: "the audit log stored \(stored) of \(records.count) rows; nothing was committed")
             }
             try await connection.query(
                 "UPDATE accesssync.audit_head SET last_id = $1, last_hash = $2", [records.last!.id, records.last!.hash])

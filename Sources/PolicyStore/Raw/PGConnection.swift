@@ -219,6 +219,53 @@ public final class PGConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs `COPY ... FROM STDIN` (text format): `produce` writes the rows into a `PGCopySink` on the
+    /// connection's thread, and the sink sends them to the server in large chunks while `produce` goes
+    /// on, so the server stores rows while the client is still computing the next ones.
+    ///
+    /// When `produce` throws, the COPY is aborted (nothing of it is stored) and the error rethrown.
+    /// - Returns: what `produce` returned and the number of rows the server stored.
+    public func copyIn<T: Sendable>(
+        _ sql: String, _ produce: @escaping @Sendable (inout PGCopySink) throws -> T
+    ) async throws -> (value: T, rows: Int) {
+        try await onQueue { handle in
+            guard let start = PQexec(handle, sql) else { throw self.connectionError(handle) }
+            guard PQresultStatus(start) == PGRES_COPY_IN else {
+                _ = try self.consume(start, handle: handle)
+                throw PostgresError(code: .client, message: "the statement did not start COPY FROM STDIN")
+            }
+            PQclear(start)
+            var sink = PGCopySink { bytes in
+                let sent = bytes.withUnsafeBufferPointer { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
+                }
+                if sent != 1 { throw self.connectionError(handle) }
+            }
+            let value: T
+            do {
+                value = try produce(&sink)
+                try sink.flush()
+            } catch {
+                _ = PQputCopyEnd(handle, "aborted by the client")
+                while let result = PQgetResult(handle) { PQclear(result) }
+                throw error
+            }
+            guard PQputCopyEnd(handle, nil) == 1 else { throw self.connectionError(handle) }
+            var stored = 0
+            var failure: (any Error)?
+            while let result = PQgetResult(handle) {
+                do {
+                    let copied = try self.consume(result, handle: handle)
+                    stored += copied.affectedRows
+                } catch {
+                    if failure == nil { failure = error }
+                }
+            }
+            if let failure { throw failure }
+            return (value, stored)
+        }
+    }
+
     /// Runs a script of several statements with the simple query protocol (`PQexec`).
     ///
     /// Only for trusted, static SQL shipped with the binary (migrations); it takes no parameters.
@@ -375,4 +422,63 @@ private func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePo
     let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
     if pointers.isEmpty { return body(nil) }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Rows for `COPY ... FROM STDIN` in PostgreSQL's text format, sent in chunks as they fill.
+///
+/// Write each row's fields in column order with `field`, then `endRow()`. Values are escaped (`\\`,
+/// tab, newline, carriage return); `nil` is SQL NULL.
+public struct PGCopySink {
+    /// Bytes buffered before they are sent.
+    static let chunkSize = 1 << 19
+    private var buffer: [UInt8] = []
+    private var rowStarted = false
+    private let send: ([UInt8]) throws -> Void
+
+    init(send: @escaping ([UInt8]) throws -> Void) {
+        self.send = send
+        buffer.reserveCapacity(Self.chunkSize + 4096)
+    }
+
+    /// Appends one field of the current row.
+    public mutating func field(_ value: String?) throws {
+        if rowStarted { buffer.append(0x09) }
+        rowStarted = true
+        guard var text = value else {
+            buffer.append(0x5C)
+            buffer.append(UInt8(ascii: "N"))
+            return
+        }
+        text.withUTF8 { bytes in
+            var clean = bytes.startIndex
+            for index in bytes.indices {
+                let escaped: UInt8
+                switch bytes[index] {
+                case 0x5C: escaped = 0x5C
+                case 0x09: escaped = UInt8(ascii: "t")
+                case 0x0A: escaped = UInt8(ascii: "n")
+                case 0x0D: escaped = UInt8(ascii: "r")
+                default: continue
+                }
+                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<index]))
+                buffer.append(0x5C)
+                buffer.append(escaped)
+                clean = index + 1
+            }
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))
+        }
+    }
+
+    /// Ends the current row; sends the buffer when it is full.
+    public mutating func endRow() throws {
+        buffer.append(0x0A)
+        rowStarted = false
+        if buffer.count >= Self.chunkSize { try flush() }
+    }
+
+    mutating func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try send(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
 }
