@@ -23,9 +23,18 @@ public struct DistinguishedName: Hashable, Comparable, Sendable, Codable, Custom
     public init(_ text: String) throws(DistinguishedNameError) {
         original = text
         rdns = try DistinguishedName.parse(text)
-        normalized = rdns.map { rdn in
-            rdn.map { "\($0.type)=\(DistinguishedName.escape($0.value))" }.joined(separator: "+")
-        }.joined(separator: ",")
+        var normalized = ""
+        normalized.reserveCapacity(text.utf8.count)
+        for (rdnIndex, rdn) in rdns.enumerated() {
+            if rdnIndex > 0 { normalized.append(",") }
+            for (index, pair) in rdn.enumerated() {
+                if index > 0 { normalized.append("+") }
+                normalized.append(pair.type)
+                normalized.append("=")
+                normalized.append(DistinguishedName.escape(pair.value))
+            }
+        }
+        self.normalized = normalized
     }
 
     public var description: String { original }
@@ -61,6 +70,18 @@ public struct DistinguishedName: Hashable, Comparable, Sendable, Codable, Custom
 
     /// Escapes a value for use in an RDN (RFC 4514 §2.4).
     public static func escape(_ value: String) -> String {
+        // Fast path: most values need no escaping at all.
+        let utf8 = value.utf8
+        if let first = utf8.first, let last = utf8.last, first != 0x23, first != 0x20, last != 0x20,
+            !utf8.contains(where: { byte in
+                switch byte {
+                case 0x2C, 0x2B, 0x22, 0x5C, 0x3C, 0x3E, 0x3B, 0x3D, 0x00: true
+                default: false
+                }
+            })
+        {
+            return value
+        }
         var out = ""
         let scalars = Array(value.unicodeScalars)
         for (index, scalar) in scalars.enumerated() {
@@ -102,8 +123,7 @@ public struct DistinguishedName: Hashable, Comparable, Sendable, Codable, Custom
             guard index < bytes.count else {
                 throw .init(dn: text, reason: "missing '=' after attribute type at offset \(typeStart)")
             }
-            let rawType = String(decoding: bytes[typeStart..<index], as: UTF8.self)
-                .trimmingCharacters(in: .whitespaces).lowercased()
+            let rawType = lowercasedTrimmed(bytes[typeStart..<index])
             guard !rawType.isEmpty else { throw .init(dn: text, reason: "empty attribute type at offset \(typeStart)") }
             index += 1  // '='
             skipSpaces()
@@ -138,21 +158,40 @@ public struct DistinguishedName: Hashable, Comparable, Sendable, Codable, Custom
                 }
                 value.removeLast(trailingUnescapedSpaces)
             }
-            guard let valueText = String(validating: value, as: UTF8.self) else {
-                throw .init(dn: text, reason: "value of '\(rawType)' is not valid UTF-8")
+            let lowered: String
+            if value.allSatisfy({ $0 < 0x80 }) {
+                // ASCII: lowercase the bytes (the same result as String.lowercased(), much cheaper).
+                for position in value.indices where value[position] >= 0x41 && value[position] <= 0x5A {
+                    value[position] += 0x20
+                }
+                lowered = String(decoding: value, as: UTF8.self)
+            } else {
+                guard let valueText = String(validating: value, as: UTF8.self) else {
+                    throw .init(dn: text, reason: "value of '\(rawType)' is not valid UTF-8")
+                }
+                lowered = valueText.lowercased()
             }
-            current.append(AttributeValue(type: rawType, value: valueText.lowercased()))
-            if index >= bytes.count {
-                rdns.append(current.sorted { ($0.type, $0.value) < ($1.type, $1.value) })
-                break
-            }
-            if bytes[index] == 0x2C {
-                rdns.append(current.sorted { ($0.type, $0.value) < ($1.type, $1.value) })
+            current.append(AttributeValue(type: rawType, value: lowered))
+            if index >= bytes.count || bytes[index] == 0x2C {
+                if current.count > 1 { current.sort { ($0.type, $0.value) < ($1.type, $1.value) } }
+                rdns.append(current)
+                if index >= bytes.count { break }
                 current = []
             }
             index += 1
         }
         return rdns
+    }
+
+    /// An attribute type without surrounding whitespace, lowercased.
+    private static func lowercasedTrimmed(_ bytes: ArraySlice<UInt8>) -> String {
+        guard bytes.allSatisfy({ $0 < 0x80 }) else {
+            return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        var slice = bytes
+        while let first = slice.first, first == 0x20 || first == 0x09 { slice.removeFirst() }
+        while let last = slice.last, last == 0x20 || last == 0x09 { slice.removeLast() }
+        return String(decoding: slice.lazy.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
