@@ -651,23 +651,36 @@ private struct DiffBuilder {
             }
             return OrderKey(revocation: change.removesAccess ? 0 : 1, delete: isDelete, rank: rank, id: change.id)
         }
-        var indegree: [String: Int] = [:]
-        var dependants: [String: [String]] = [:]
-        for change in changes.values {
-            let deps = Set(change.dependsOn).filter { changes[$0] != nil }
-            indegree[change.id] = deps.count
-            for dep in deps { dependants[dep, default: []].append(change.id) }
+        // Kahn's algorithm over indices. Every change is ranked by its key once, so the heap of
+        // ready changes compares integers instead of keys (the order is the keys' order all the same).
+        let all = Array(changes.values)
+        var position: [String: Int] = [:]
+        position.reserveCapacity(all.count)
+        for (index, change) in all.enumerated() { position[change.id] = index }
+        let keys = all.map(key)
+        let byKey = keys.indices.sorted { keys[$0] < keys[$1] }
+        var rank = [Int](repeating: 0, count: all.count)
+        for (order, index) in byKey.enumerated() { rank[index] = order }
+        var indegree = [Int](repeating: 0, count: all.count)
+        var dependants = [[Int]](repeating: [], count: all.count)
+        for (index, change) in all.enumerated() {
+            var dependencies: [Int] = []
+            for id in change.dependsOn {
+                if let dependency = position[id], !dependencies.contains(dependency) { dependencies.append(dependency) }
+            }
+            indegree[index] = dependencies.count
+            for dependency in dependencies { dependants[dependency].append(index) }
         }
-        var heap = Heap<OrderKey>()
-        for change in changes.values where indegree[change.id] == 0 { heap.push(key(change)) }
+        var heap = Heap<Int>()
+        for index in all.indices where indegree[index] == 0 { heap.push(rank[index]) }
         var result: [Change] = []
-        result.reserveCapacity(changes.count)
+        result.reserveCapacity(all.count)
         while let next = heap.pop() {
-            let change = changes[next.id]!
-            result.append(change)
-            for dependant in dependants[change.id] ?? [] {
-                indegree[dependant]! -= 1
-                if indegree[dependant] == 0 { heap.push(key(changes[dependant]!)) }
+            let index = byKey[next]
+            result.append(all[index])
+            for dependant in dependants[index] {
+                indegree[dependant] -= 1
+                if indegree[dependant] == 0 { heap.push(rank[dependant]) }
             }
         }
         precondition(result.count == changes.count, "dependency cycle among planned changes")
