@@ -653,19 +653,20 @@ private struct DiffBuilder {
         }
         // Kahn's algorithm over indices. Every change is ranked by its key once, so the heap of
         // ready changes compares integers instead of keys (the order is the keys' order all the same).
-        let all = Array(changes.values)
+        // Dictionary indices, not copies of the changes: a change is read in place when needed.
+        let all = Array(changes.values.indices)
         var position: [String: Int] = [:]
         position.reserveCapacity(all.count)
-        for (index, change) in all.enumerated() { position[change.id] = index }
-        let keys = all.map(key)
+        for (index, slot) in all.enumerated() { position[changes.values[slot].id] = index }
+        let keys = all.map { key(changes.values[$0]) }
         let byKey = keys.indices.sorted { keys[$0] < keys[$1] }
         var rank = [Int](repeating: 0, count: all.count)
         for (order, index) in byKey.enumerated() { rank[index] = order }
         var indegree = [Int](repeating: 0, count: all.count)
         var dependants = [[Int]](repeating: [], count: all.count)
-        for (index, change) in all.enumerated() {
+        for (index, slot) in all.enumerated() {
             var dependencies: [Int] = []
-            for id in change.dependsOn {
+            for id in changes.values[slot].dependsOn {
                 if let dependency = position[id], !dependencies.contains(dependency) { dependencies.append(dependency) }
             }
             indegree[index] = dependencies.count
@@ -677,7 +678,7 @@ private struct DiffBuilder {
         result.reserveCapacity(all.count)
         while let next = heap.pop() {
             let index = byKey[next]
-            result.append(all[index])
+            result.append(changes.values[all[index]])
             for dependant in dependants[index] {
                 indegree[dependant] -= 1
                 if indegree[dependant] == 0 { heap.push(rank[dependant]) }

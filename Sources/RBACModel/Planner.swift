@@ -142,7 +142,9 @@ private struct PlanBuilder {
         // Names for everyone considered, then collisions.
         var names: [PersonID: PersonNames] = [:]
         var nameless: [PersonID: String] = [:]
-        for id in people.keys.sorted() {
+        // Everyone considered, in identifier order: sorted once, reused by every pass below.
+        let considered = people.keys.sorted()
+        for id in considered {
             guard let person = directory.people[id] else { continue }
             do {
                 names[id] = try computer.names(for: person)
@@ -153,15 +155,18 @@ private struct PlanBuilder {
 
         var entitlements: [PersonEntitlement] = []
         var evaluated: [PersonID: PersonEntitlement] = [:]
-        for id in people.keys.sorted() {
+        var evaluatedOrder: [PersonID] = []
+        evaluatedOrder.reserveCapacity(considered.count)
+        for id in considered {
             guard let person = directory.people[id] else { continue }
             evaluated[id] = evaluate(person: person, names: names[id], nameError: nameless[id])
+            evaluatedOrder.append(id)
         }
-        resolveCollisions(&evaluated)
+        resolveCollisions(&evaluated, order: evaluatedOrder)
 
         var hubUsers: [HubUserDesired] = []
         var hubGroupMembers: [String: Set<String>] = [:]
-        for id in evaluated.keys.sorted() {
+        for id in evaluatedOrder {
             let entitlement = evaluated[id]!
             entitlements.append(entitlement)
             guard entitlement.withheld.allSatisfy({ !$0.hasPrefix("!") }) else { continue }
@@ -181,7 +186,7 @@ private struct PlanBuilder {
             copy.withheld = copy.withheld.map { $0.hasPrefix("!") ? String($0.dropFirst()) : $0 }
             return copy
         }
-        addProjectObjects(evaluated)
+        addProjectObjects(evaluated, order: evaluatedOrder)
 
         var hubGroups: [HubGroupDesired] = []
         if settings.syncHubGroups {
@@ -542,9 +547,10 @@ private struct PlanBuilder {
 
     /// Two people with the same hub username, subject or namespace (or a personal namespace equal to
     /// a project namespace) both get nothing: names are never changed to resolve a collision.
-    mutating func resolveCollisions(_ evaluated: inout [PersonID: PersonEntitlement]) {
+    /// - Parameter order: the keys of `evaluated`, sorted.
+    mutating func resolveCollisions(_ evaluated: inout [PersonID: PersonEntitlement], order: [PersonID]) {
         var byName: [String: [PersonID]] = [:]
-        for id in evaluated.keys.sorted() {
+        for id in order {
             let entitlement = evaluated[id]!
             guard entitlement.hasAnyAccess, !entitlement.withheld.contains(where: { $0.hasPrefix("!") }) else { continue }
             if entitlement.hubAccess {
@@ -562,7 +568,7 @@ private struct PlanBuilder {
             diagnose(.warning, "name-collision", key, "computed for several people, who all get nothing: \(who)")
             for id in ids { evaluated[id]!.withheld.append("!name collision: \(key) is also computed for someone else") }
         }
-        for id in evaluated.keys.sorted() {
+        for id in order {
             guard let namespace = evaluated[id]!.namespace, projects[namespace] != nil,
                 !evaluated[id]!.withheld.contains(where: { $0.hasPrefix("!") })
             else { continue }
@@ -699,10 +705,11 @@ private struct PlanBuilder {
             ])
     }
 
-    mutating func addProjectObjects(_ evaluated: [PersonID: PersonEntitlement]) {
+    /// - Parameter order: the keys of `evaluated`, sorted.
+    mutating func addProjectObjects(_ evaluated: [PersonID: PersonEntitlement], order: [PersonID]) {
         // Members per (namespace, template), from the evaluated entitlements (so withheld people are out).
         var members: [String: [String: [(Subject, [Provenance])]]] = [:]
-        for id in evaluated.keys.sorted() {
+        for id in order {
             let entitlement = evaluated[id]!
             for (namespace, templates) in entitlement.projects {
                 for template in templates {
