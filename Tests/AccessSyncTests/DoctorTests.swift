@@ -169,8 +169,9 @@ struct DoctorTests {
             ] {
                 #expect(report.check(id)?.status == .ok, "\(id): \(text)")
             }
-            // The application role may not read the owner's bookkeeping table: a warning, never a failure.
-            #expect([.ok, .warning].contains(report.check("postgres.migrations")?.status), "\(text)")
+            // The application role reads the migration state (migration 0005), so this is a real check.
+            #expect(report.check("postgres.migrations")?.status == .ok, "\(text)")
+            #expect(report.check("postgres.migrations")?.detail.contains("migrations applied") == true, "\(text)")
             let rbac = report.checks.filter { $0.id.hasPrefix("kubernetes.rbac.") }
             #expect(rbac.count == Set(KubePermissions.required.map(\.resource)).count)
             #expect(rbac.allSatisfy { $0.status == .ok }, "\(text)")
