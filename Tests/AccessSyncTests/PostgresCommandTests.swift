@@ -408,6 +408,11 @@ struct PostgresCommandTests {
             let written = try await AuditCommands.export(database.session, format: .jsonl, toFile: file)
             #expect(written == expected)
             #expect(try String(contentsOfFile: file, encoding: .utf8) == jsonl)
+            // Exporting again replaces the file (a scheduled export overwrites yesterday's report).
+            try "stale".write(toFile: file, atomically: false, encoding: .utf8)
+            #expect(try await AuditCommands.export(database.session, format: .jsonl, toFile: file) == expected)
+            #expect(try String(contentsOfFile: file, encoding: .utf8) == jsonl)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: database.directory.path).filter { $0.hasSuffix(".tmp") }.isEmpty)
             let unwritable = await commandFailure { () async throws(CommandFailure) in
                 try await AuditCommands.export(
                     database.session, format: .csv, toFile: database.directory.path + "/missing/dir/a.csv")

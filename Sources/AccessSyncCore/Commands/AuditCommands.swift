@@ -1,4 +1,7 @@
 public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PolicyStore
 
 /// `accesssync audit export|verify|entitlements|retention`.
@@ -85,15 +88,12 @@ public enum AuditCommands {
             if let failure = error as? CommandFailure { throw failure }
             throw CommandFailure(.cannotCreate, "cannot write \(file): \(error.localizedDescription)")
         }
-        do {
-            if FileManager.default.fileExists(atPath: target.path) {
-                _ = try FileManager.default.replaceItemAt(target, withItemAt: temporary)
-            } else {
-                try FileManager.default.moveItem(at: temporary, to: target)
-            }
-        } catch {
+        // rename(2) replaces an existing file atomically (Foundation's replaceItemAt fails on Linux
+        // when the target exists, and moveItem refuses an existing target).
+        guard rename(temporary.path, target.path) == 0 else {
+            let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temporary)
-            throw CommandFailure(.cannotCreate, "cannot write \(file): \(error.localizedDescription)")
+            throw CommandFailure(.cannotCreate, "cannot write \(file): \(reason)")
         }
         return count
     }
