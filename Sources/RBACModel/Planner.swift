@@ -310,7 +310,7 @@ private struct PlanBuilder {
         for (dn, group) in directory.groups { index[PythonString.lower(group.name), default: []].append(dn) }
         var referenced = Set<String>()
         for grant in policy.grants { referenced.insert(PythonString.lower(grant.group)) }
-        for key in index.keys.sorted() where index[key]!.count > 1 {
+        for key in index.compactMap({ $0.value.count > 1 ? $0.key : nil }).sorted() {
             index[key]!.sort()
             if !referenced.contains(key) {
                 diagnose(
@@ -561,9 +561,9 @@ private struct PlanBuilder {
             }
             byName["subject \"\(entitlement.subject)\"", default: []].append(id)
         }
-        for key in byName.keys.sorted() {
+        // Only the colliding names are sorted (for a stable diagnostic order), not every name.
+        for key in byName.compactMap({ $0.value.count > 1 ? $0.key : nil }).sorted() {
             let ids = byName[key]!
-            guard ids.count > 1 else { continue }
             let who = ids.map { "\(evaluated[$0]!.uid) (\($0.rawValue))" }.joined(separator: ", ")
             diagnose(.warning, "name-collision", key, "computed for several people, who all get nothing: \(who)")
             for id in ids { evaluated[id]!.withheld.append("!name collision: \(key) is also computed for someone else") }
