@@ -109,6 +109,14 @@ public final class LDAPConnection: @unchecked Sendable {
         {
             return LDAPError(.connectFailed, "cannot reach \(host):\(port) (\(uri))", resultCode: error.resultCode)
         }
+        if error.resultCode == -5 {  // LDAP_TIMEOUT: LDAP_OPT_TIMEOUT (the operation timeout) expired
+            // The server accepted the connection and then said nothing (hung, or not an LDAP server).
+            return LDAPError(
+                .timeout,
+                "\(phase) with \(uri): no answer within \(configuration.timeouts.operation) (the server accepts "
+                    + "connections but does not respond; ldap.operationTimeoutSeconds)",
+                resultCode: error.resultCode)
+        }
         if phase == "StartTLS", let rc = error.resultCode, rc > 0 {
             return LDAPError(
                 .tlsFailed, "the server at \(uri) refused StartTLS", resultCode: rc, serverMessage: error.serverMessage)

@@ -95,6 +95,40 @@ struct ServerFailureTests {
             await connection.close()
         }
     }
+
+    /// A server that accepts connections and never answers (hung, or not an LDAP server): connecting
+    /// gives up after the operation timeout with a timeout error that says so, not a TLS diagnosis.
+    @Test func silentServerTimesOutWithAClearError() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(listener, 16) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        // The kernel completes the TCP handshake from the backlog; nothing ever reads or writes.
+        var config = try TestEnv.openLDAP()
+        config.uri = "ldap://127.0.0.1:\(port)"
+        config.timeouts.network = .seconds(1)
+        config.timeouts.operation = .seconds(1)
+        let started = ContinuousClock.now
+        let error = await expectLDAPError(.timeout) {
+            _ = try await LDAPConnection.connect(config, logger: TestEnv.logger)
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(error?.message.contains("no answer within") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("certificate") == false, "\(String(describing: error))")
+        #expect(error?.isRetriable == true)
+    }
 }
 
 final class Counter: Sendable {
