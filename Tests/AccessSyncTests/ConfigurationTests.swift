@@ -125,7 +125,7 @@ struct ConfigurationTests {
             postgres: {port: 70000, sslMode: sometimes}
             kubernetes: {mode: render, hubServiceAccountRole: {clusterRole: a, role: b}, hubPodLabels: {"bad key!": x}}
             naming: {namespace: "{hub}-{uid}", hubNamespace: JHub, subject: "oidc:{uid"}
-            safety: {maxDeletionsPercent: 150, retirementGracePeriod: 3w, maxPeopleLosingAccess: -1}
+            safety: {maxDeletionsPercent: 150, retirementGracePeriod: 3w, maxPeopleLosingAccess: -1, onRename: keep}
             sync: {instance: "-bad", logLevel: loud, policySource: git}
             """)
         func has(_ line: Int, _ field: String, _ text: String) -> Bool {
@@ -148,6 +148,7 @@ struct ConfigurationTests {
         #expect(has(11, "safety.maxDeletionsPercent", "between 0 and 100"))
         #expect(has(11, "safety.retirementGracePeriod", "invalid duration '3w'"))
         #expect(has(11, "safety.maxPeopleLosingAccess", "must not be negative"))
+        #expect(has(11, "safety.onRename", "unknown value 'keep'; use one of retire-and-create, block"))
         #expect(has(12, "sync.instance", "label value"))
         #expect(has(12, "sync.logLevel", "unknown logLevel"))
         #expect(has(12, "sync.policySource", "unknown value 'git'"))
@@ -170,7 +171,10 @@ struct ConfigurationTests {
             safety:
               retirementGracePeriod: 12h
               protectedNamespaces: [jhub]
+              onRename: block
             """, file: "c.yaml")
+        #expect(configuration.safety.onRename == .block)
+        #expect(Configuration().safety.onRename == .retireAndCreate)
         #expect(configuration.ldap.uri == nil)
         #expect(configuration.ldap.people.base == "ou=people")  // kept from the default
         #expect(configuration.ldap.people.filter == "(!(uid=svc-*))")
@@ -194,6 +198,7 @@ struct ConfigurationTests {
         custom.hub.token = .environment("HUB_TOKEN")
         custom.kubernetes.hubServiceAccountRole = RoleRef(kind: .role, name: "hub-spawner")
         custom.safety.retirementGracePeriod = 90
+        custom.safety.onRename = .block
         custom.naming.hubUsernameTemplate = "{uid}\"quoted\""
         let text = custom.effectiveYAML(environment: ["HUB_TOKEN": "s3cr3t-value"])
         #expect(!text.contains("s3cr3t-value"))
