@@ -38,8 +38,10 @@ extension AccessSync {
                 Each change is audited with your OS user and database role. Running it again with the \
                 same arguments changes nothing and says so. The LDAP account is ldap.writer.bindDN \
                 (else ldap.bindDN), which must be allowed to add entries and change groups. \
-                --sync then runs a full sync (not one limited to this person: the guard compares \
-                the whole directory with the last good run). Exit 64 for a bad login name, unknown \
+                --sync then syncs just this person (as `sync --only-user UID`: the whole directory \
+                and policy are read and planned, only their namespace, bindings, hub user and hub \
+                groups are changed; other people's pending changes are counted and left for the \
+                next full sync). Exit 64 for a bad login name, unknown \
                 group or unknown tier; nothing is written then.
                 """)
 
@@ -66,7 +68,7 @@ extension AccessSync {
         @Option(name: .long, help: ArgumentHelp("Expiry of the override (RFC 3339 or YYYY-MM-DD).", valueName: "date"))
         var expires: String?
 
-        @Flag(name: .long, help: "Run a full sync afterwards.")
+        @Flag(name: .long, help: "Then sync just this person (sync --only-user UID).")
         var sync = false
 
         @Option(name: .long, help: "Output format of the --sync summary.")

@@ -54,7 +54,9 @@ extension AccessSync {
                 and the hub, checks the plan against the safety guard, writes audit intent rows, applies \
                 the changes (revocations first, in dependency order), writes the outcomes and prints the \
                 run summary with the audit head hash. Nothing is written when any read fails or the guard \
-                blocks the plan (exit 3: review with `accesssync plan`, then `accesssync approve HASH`).
+                blocks the plan (exit 3: review with `accesssync plan`, then `accesssync approve HASH`). \
+                --only-user UID reads and plans everything but applies only that person's changes \
+                (guard and audit on those; the run is recorded as `sync --only-user UID`).
                 """)
 
         @OptionGroup var server: ServerOptions
@@ -70,6 +72,13 @@ extension AccessSync {
             name: .long,
             help: ArgumentHelp("Let up to N access losses and deletions through the guard (interactive use).", valueName: "n"))
         var allowDeletes: Int?
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Apply only the changes concerning this person (their namespace, bindings, hub user and groups); the others are counted and left for the next full sync.",
+                valueName: "uid"))
+        var onlyUser: String?
 
         @Option(name: .long, help: "Output format.")
         var output: OutputFormat = .text
@@ -100,7 +109,7 @@ extension AccessSync {
         func run() async throws {
             try await runSyncOrPlan(
                 server: server, mode: .sync, serverDryRun: false, adopt: adopt, allowDeletes: allowDeletes,
-                output: output, now: nil, metricsFile: metrics.metricsFile, pushgateway: pushgateway)
+                onlyUser: onlyUser, output: output, now: nil, metricsFile: metrics.metricsFile, pushgateway: pushgateway)
         }
     }
 
@@ -121,6 +130,10 @@ extension AccessSync {
             name: .long, parsing: .upToNextOption,
             help: ArgumentHelp("Plan as `sync --adopt` would.", valueName: "kind"))
         var adopt: [String] = []
+
+        @Option(
+            name: .long, help: ArgumentHelp("Show only the changes `sync --only-user` would apply.", valueName: "uid"))
+        var onlyUser: String?
 
         @Option(name: .long, help: "Output format.")
         var output: OutputFormat = .text
@@ -143,7 +156,8 @@ extension AccessSync {
 
         func run() async throws {
             try await runSyncOrPlan(
-                server: server, mode: .plan, serverDryRun: serverDryRun, adopt: adopt, allowDeletes: nil, output: output,
+                server: server, mode: .plan, serverDryRun: serverDryRun, adopt: adopt, allowDeletes: nil,
+                onlyUser: onlyUser, output: output,
                 now: now, metricsFile: metrics.metricsFile, pushgateway: nil)
         }
     }
@@ -186,7 +200,7 @@ struct MetricsOptions: ParsableArguments {
 
 func runSyncOrPlan(
     server: ServerOptions, mode: SyncOptions.Mode, serverDryRun: Bool, adopt: [String], allowDeletes: Int?,
-    output: OutputFormat, now: String?, metricsFile: String?, pushgateway: String?
+    onlyUser: String? = nil, output: OutputFormat, now: String?, metricsFile: String?, pushgateway: String?
 ) async throws {
     let started = ContinuousClock.now
     let configuration = try runReporting { () throws(CommandFailure) in try server.loadConfiguration() }
@@ -197,7 +211,7 @@ func runSyncOrPlan(
     let recorded = Mutex<RunSummary?>(nil)
     var options = SyncCommand.Options(
         configuration: configuration, mode: mode, serverDryRun: serverDryRun, adopt: adopt, allowDeletes: allowDeletes,
-        now: now.flatMap(RFC3339.parse) ?? Date())
+        onlyUser: onlyUser, now: now.flatMap(RFC3339.parse) ?? Date())
     options.summaryObserver = { summary in recorded.withLock { $0 = summary } }
     let outcome: Result<SyncCommand.Result, CommandFailure>
     do {

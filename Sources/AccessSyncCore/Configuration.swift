@@ -244,6 +244,8 @@ public struct Configuration: Hashable, Sendable {
         public var maxNamespaceDeletionsPerRun = 5
         /// Delete running pods when a namespace is retired (otherwise only new pods are stopped).
         public var stopRunningPodsOnRetirement = false
+        /// What a renamed person (same entryUUID/objectGUID, new uid) does to the run.
+        public var onRename: RenameHandling = .retireAndCreate
         public init() {}
         public static let builtInProtectedNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"]
     }
@@ -312,4 +314,13 @@ public struct ConfigurationError: ExitStatusProviding, CustomStringConvertible, 
         "invalid configuration:\n" + errors.map { "  " + $0.description }.joined(separator: "\n")
     }
     public var errorDescription: String? { description }
+}
+
+/// `safety.onRename`: what happens when a person keeps their directory identifier but gets a new
+/// login name (their namespace and hub user are named from the login name).
+public enum RenameHandling: String, Hashable, Sendable, CaseIterable {
+    /// The old namespace is retired (data kept for the grace period) and a new one created.
+    case retireAndCreate = "retire-and-create"
+    /// The run is blocked by the guard until an operator approves exactly that plan.
+    case block
 }

@@ -159,6 +159,7 @@ extension Configuration {
         out.line(1, "retirementGracePeriod: \(quote(Self.durationText(safety.retirementGracePeriod)))")
         out.line(1, "maxNamespaceDeletionsPerRun: \(safety.maxNamespaceDeletionsPerRun)")
         out.line(1, "stopRunningPodsOnRetirement: \(safety.stopRunningPodsOnRetirement)")
+        out.line(1, "onRename: \(safety.onRename.rawValue)")
 
         out.line(0, "sync:")
         out.line(1, "instance: \(quote(sync.instance))")

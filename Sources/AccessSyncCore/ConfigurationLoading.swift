@@ -284,7 +284,7 @@ struct ConfigurationParser {
         let keys = [
             "maxPeopleLosingAccess", "maxPeopleLosingAccessPercent", "maxDeletionsPerKind", "maxDeletionsPercent",
             "maxDirectoryShrinkPercent", "maxNewPrivilegedBindings", "protectedNamespaces", "retirementGracePeriod",
-            "maxNamespaceDeletionsPerRun", "stopRunningPodsOnRetirement",
+            "maxNamespaceDeletionsPerRun", "stopRunningPodsOnRetirement", "onRename",
         ]
         guard let map = value.mapping(allowedKeys: keys, nullMeansAbsent: true) else { return }
         var safety = configuration.safety
@@ -313,6 +313,15 @@ struct ConfigurationParser {
                         + "until the namespace is deleted after the grace period")
             }
             safety.stopRunningPodsOnRetirement = false
+        }
+        if let v = map["onRename"], let text = v.scalarText() {
+            if let handling = RenameHandling(rawValue: text) {
+                safety.onRename = handling
+            } else {
+                v.report(
+                    "unknown value '\(text)'; use one of "
+                        + RenameHandling.allCases.map(\.rawValue).joined(separator: ", "))
+            }
         }
         configuration.safety = safety
     }

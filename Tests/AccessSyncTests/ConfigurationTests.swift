@@ -126,7 +126,7 @@ struct ConfigurationTests {
             postgres: {port: 70000, sslMode: sometimes}
             kubernetes: {mode: render, hubServiceAccountRole: {clusterRole: a, role: b}, hubPodLabels: {"bad key!": x}, requestsPerSecond: -5, burst: 0}
             naming: {namespace: "{hub}-{uid}", hubNamespace: JHub, subject: "oidc:{uid"}
-            safety: {maxDeletionsPercent: 150, retirementGracePeriod: 3w, maxPeopleLosingAccess: -1}
+            safety: {maxDeletionsPercent: 150, retirementGracePeriod: 3w, maxPeopleLosingAccess: -1, onRename: keep}
             sync: {instance: "-bad", logLevel: loud, policySource: git}
             """)
         func has(_ line: Int, _ field: String, _ text: String) -> Bool {
@@ -151,6 +151,7 @@ struct ConfigurationTests {
         #expect(has(11, "safety.maxDeletionsPercent", "between 0 and 100"))
         #expect(has(11, "safety.retirementGracePeriod", "invalid duration '3w'"))
         #expect(has(11, "safety.maxPeopleLosingAccess", "must not be negative"))
+        #expect(has(11, "safety.onRename", "unknown value 'keep'; use one of retire-and-create, block"))
         #expect(has(12, "sync.instance", "label value"))
         #expect(has(12, "sync.logLevel", "unknown logLevel"))
         #expect(has(12, "sync.policySource", "unknown value 'git'"))
@@ -173,7 +174,10 @@ struct ConfigurationTests {
             safety:
               retirementGracePeriod: 12h
               protectedNamespaces: [jhub]
+              onRename: block
             """, file: "c.yaml")
+        #expect(configuration.safety.onRename == .block)
+        #expect(Configuration().safety.onRename == .retireAndCreate)
         #expect(configuration.ldap.uri == nil)
         #expect(configuration.ldap.people.base == "ou=people")  // kept from the default
         #expect(configuration.ldap.people.filter == "(!(uid=svc-*))")
@@ -210,6 +214,7 @@ struct ConfigurationTests {
         custom.safety.retirementGracePeriod = 90
         custom.kubernetes.requestsPerSecond = nil
         custom.kubernetes.burst = 7
+        custom.safety.onRename = .block
         custom.naming.hubUsernameTemplate = "{uid}\"quoted\""
         let text = custom.effectiveYAML(environment: ["HUB_TOKEN": "s3cr3t-value"])
         #expect(!text.contains("s3cr3t-value"))

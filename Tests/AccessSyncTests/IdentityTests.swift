@@ -99,4 +99,54 @@ struct IdentityTests {
             #expect(text.contains(namespace), "\(text)")
         }
     }
+
+    @Test("safety.onRename: block — a rename blocks the run (exit 3, recorded blocked with the reason); an approval of that plan lets it through")
+    func renameBlockedByConfiguration() async throws {
+        try await withSyncWorld(people: Self.people) { world in
+            world.configuration.safety.onRename = .block
+            let first = try await world.run(.sync)
+            #expect(first.exitStatus == .ok)
+            let id = try #require(try await world.entryUUID(world.personDN("bob")))
+            let oldNamespace = try #require(first.report.desired.entitlements[PersonID(id)]?.namespace)
+
+            try world.renameEntry(world.personDN("bob"), newRDN: "uid=\(world.uid("robert"))")
+            try await world.changeMembership(
+                group: "jupyter-users", add: [world.personDN("robert")], remove: [world.personDN("bob")])
+
+            let writesBefore = world.clusterWrites
+            var blockedMessage = ""
+            do {
+                let result = try await world.run(.sync, allowDeletes: 10)
+                Issue.record("the rename was not blocked: \(result.exitStatus) \(result.report.summary)")
+            } catch let error as CommandFailure {
+                #expect(error.exitStatus == .blockedByGuard)
+                #expect(error.message.contains("[rename]"), "\(error.message)")
+                #expect(error.message.contains(world.uid("robert")) && error.message.contains(oldNamespace), "\(error.message)")
+                blockedMessage = error.message
+            }
+            // Nothing applied; the run is recorded as blocked with the reason.
+            #expect(world.clusterWrites == writesBefore)
+            #expect(try await world.hubUser("bob") != nil)
+            #expect(try await world.hubUser("robert") == nil)
+            let runs = try await world.column("SELECT status || ' ' || coalesce(error, '') FROM accesssync.sync_runs ORDER BY id")
+            #expect(runs.count == 2)
+            #expect(runs.last??.hasPrefix("blocked ") == true && runs.last??.contains("[rename]") == true, "\(runs)")
+            let plan = try await world.run(.plan)
+            #expect(plan.report.verdict?.blocked == true)
+            #expect(plan.report.verdict?.findings.contains { $0.code == "rename" && $0.blocking } == true)
+            let hash = try #require(plan.report.verdict?.planHash)
+            #expect(blockedMessage.contains("plan \(hash)"), "\(blockedMessage)")
+
+            // The default configuration would have let it through; with an approval of exactly this plan it goes.
+            _ = try await ApproveCommand.run(planHash: hash, note: "bob is now robert", configuration: world.configuration, actor: world.actor)
+            let approved = try await world.run(.sync, allowDeletes: 10)
+            #expect(approved.exitStatus == .ok, "\(approved.report.summary)")
+            #expect(try await world.hubUser("robert") != nil)
+            #expect(try await world.hubUser("bob") == nil)
+            let old = try #require(world.cluster.object("namespaces", name: oldNamespace))
+            #expect(old["metadata"]?["annotations"]?[ManagedKeys.retiredAt] != nil)
+            let used = try await world.column("SELECT (used_by_run IS NOT NULL)::text FROM accesssync.approvals")
+            #expect(used == ["true"])
+        }
+    }
 }

@@ -298,6 +298,144 @@ struct OperatorCommandTests {
             #expect(UnmanagedReport.text(report).contains("RoleBinding \(namespace)/analysts → ClusterRole edit: User \(world.uid("bob")) — not in the directory"))
         }
     }
+
+    @Test("add-user --sync syncs just that person: the other pending person is reported, untouched, and appears after a plain sync")
+    func addUserSyncIsScopedToThePerson() async throws {
+        try await withSyncWorld(people: ["alice", "bob"]) { world in
+            let first = try await world.run(.sync)
+            #expect(first.exitStatus == .ok)
+            let configuration = world.writerConfiguration
+            // Two people pending: erin added without --sync, then dave with --sync.
+            let erin = world.uid("erin")
+            let dave = world.uid("dave")
+            _ = try await OperatorCommands.addUser(
+                .init(uid: erin, name: "Erin E", mail: "erin@example.org", groups: ["jupyter-users"]),
+                configuration: configuration, actor: world.actor, logger: world.quietLogger)
+            let writesBefore = world.clusterWrites
+            let added = try await OperatorCommands.addUser(
+                .init(uid: dave, name: "Dave D", mail: "dave@example.org", groups: ["jupyter-users"]),
+                configuration: configuration, actor: world.actor, sync: true, logger: world.quietLogger)
+            let sync = try #require(added.sync)
+            #expect(sync.exitStatus == .ok, "\(sync.report.summary)")
+            let daveID = try #require(added.personID)
+            let erinID = try #require(try await world.entryUUID(world.personDN("erin")))
+            let daveNamespace = try #require(sync.report.desired.entitlements[daveID]?.namespace)
+            let erinNamespace = try #require(sync.report.desired.entitlements[PersonID(erinID)]?.namespace)
+
+            // Only dave's objects and hub user exist.
+            #expect(world.cluster.object("namespaces", name: daveNamespace) != nil)
+            #expect(try await world.hubUser("dave") != nil)
+            #expect(world.cluster.object("namespaces", name: erinNamespace) == nil)
+            #expect(try await world.hubUser("erin") == nil)
+            #expect(world.clusterWrites > writesBefore)
+            // Every applied change is dave's; erin's are counted and named as left for the next full sync.
+            let applied = sync.report.changes.changes
+            #expect(!applied.isEmpty)
+            #expect(!applied.contains { $0.id.contains(erin) }, "\(applied.map(\.id))")
+            #expect(applied.allSatisfy { $0.id.contains(dave) || $0.person == daveID }, "\(applied.map(\.id))")
+            let left = try #require(sync.report.summary.changesLeftForFullSync)
+            #expect(left >= 2, "\(left)")
+            #expect(PlanFormatting.peopleLeft(sync.report) == [erin])
+            let text = PlanFormatting.text(sync.report, mode: .sync)
+            #expect(text.contains("Only \(dave)'s changes: \(left) other change(s) left for the next full sync (pending for: \(erin))"), "\(text)")
+            // The run is recorded as scoped to dave; its audit rows are dave's only.
+            let runs = try await world.column("SELECT command || ' ' || status FROM accesssync.sync_runs ORDER BY id")
+            #expect(runs == ["sync succeeded", "sync --only-user \(dave) succeeded"], "\(runs)")
+            let auditedNames = try await world.column(
+                "SELECT DISTINCT object_name FROM accesssync.audit_log WHERE run_id = (SELECT max(id) FROM accesssync.sync_runs)")
+            #expect(!auditedNames.isEmpty)
+            #expect(!auditedNames.contains { $0?.contains(erin) == true }, "\(auditedNames)")
+            let intents = try await world.column(
+                "SELECT count(*) FROM accesssync.audit_log WHERE outcome = 'intent' AND run_id = (SELECT max(id) FROM accesssync.sync_runs)")
+            #expect(intents == [String(applied.count)])
+
+            // `plan --only-user` of erin shows just erin's changes; a plain sync then creates erin.
+            var logger = world.quietLogger
+            logger.logLevel = .critical
+            let scopedPlan = try await SyncCommand.run(
+                SyncCommand.Options(configuration: world.configuration, mode: .plan, onlyUser: erin, actor: world.actor),
+                logger: logger)
+            #expect(scopedPlan.exitStatus == .changesPending)
+            #expect(scopedPlan.report.changes.changes.allSatisfy { !$0.id.contains(dave) })
+            let full = try await world.run(.sync)
+            #expect(full.exitStatus == .ok, "\(full.report.summary)")
+            #expect(world.cluster.object("namespaces", name: erinNamespace) != nil)
+            #expect(try await world.hubUser("erin") != nil)
+            let plan = try await world.run(.plan)
+            #expect(plan.report.changes.changes.isEmpty, "\(plan.report.changes.changes.map(\.id))")
+
+            // An unknown login name is a data error before any write.
+            let failure = await syncFailure { () async throws(CommandFailure) in
+                try await SyncCommand.run(
+                    SyncCommand.Options(
+                        configuration: world.configuration, mode: .sync, onlyUser: world.uid("nobody"), actor: world.actor),
+                    logger: logger)
+            }
+            #expect(failure?.exitStatus == .dataError)
+            #expect(failure?.message.contains("no person with that login name") == true, "\(failure?.message ?? "")")
+        }
+    }
+
+    @Test("add-user / remove-user audit an intent before each LDAP write and its outcome after; a refused write leaves intent + failed")
+    func operatorWritesAuditIntentAndOutcome() async throws {
+        try await withSyncWorld(people: ["alice", "bob", "carol"]) { world in
+            let newbie = world.uid("newbie")
+            _ = try await OperatorCommands.addUser(
+                .init(uid: newbie, name: "New Bie", mail: "newbie@example.org", groups: ["jupyter-users"]),
+                configuration: world.writerConfiguration, actor: world.actor, logger: world.quietLogger)
+            var trail = try await world.operatorAuditTrail()
+            #expect(trail.map { "\($0.action) \($0.outcome)" } == [
+                "ldap.add-person intent", "ldap.add-person succeeded", "ldap.add-member intent", "ldap.add-member succeeded",
+            ])
+            #expect(trail.map(\.linked) == [false, true, false, true])
+            // The outcome carries the entry's identifier, known only after the write.
+            let uuid = try #require(try await world.entryUUID(world.personDN("newbie")))
+            let after = try await world.column(
+                "SELECT after::text FROM accesssync.audit_log WHERE action = 'ldap.add-person' AND outcome = 'succeeded'")
+            #expect(after.first??.contains(uuid) == true, "\(after)")
+
+            // The reader's bind (cn=sync) may not write: the add is refused by slapd.
+            let refused = world.uid("refused")
+            let failure = await commandFailure { () async throws(CommandFailure) in
+                try await OperatorCommands.addUser(
+                    .init(uid: refused, name: "Re Fused", mail: "refused@example.org"), configuration: world.configuration,
+                    actor: world.actor, logger: world.quietLogger)
+            }
+            #expect(failure?.exitStatus == .configuration, "\(failure?.message ?? "")")
+            #expect(try await world.entryUUID(world.personDN("refused")) == nil)
+            trail = try await world.operatorAuditTrail()
+            let refusedRows = trail.filter { $0.name == refused }
+            #expect(refusedRows.map { "\($0.action) \($0.outcome)" } == ["ldap.add-person intent", "ldap.add-person failed"])
+            #expect(refusedRows.last?.linked == true)
+            #expect(refusedRows.last?.message.lowercased().contains("insufficient") == true, "\(refusedRows)")
+
+            // remove-user --remove-memberships: alice is the only member of the other groups (groupOfNames
+            // cannot lose its last member): those writes fail, jupyter-users succeeds; each has intent + outcome.
+            let alice = world.uid("alice")
+            let removal = await commandFailure { () async throws(CommandFailure) in
+                try await OperatorCommands.removeUser(
+                    uid: alice, mode: .removeMemberships, configuration: world.writerConfiguration, actor: world.actor,
+                    logger: world.quietLogger)
+            }
+            #expect(removal?.exitStatus == .dataError)
+            let aliceRows = try await world.operatorAuditTrail().filter { $0.name.hasSuffix("/\(alice)") }
+            let outcomes = Dictionary(
+                aliceRows.filter { $0.outcome != "intent" }.map { ($0.name, $0.outcome) }, uniquingKeysWith: { first, _ in first })
+            #expect(aliceRows.filter { $0.outcome == "intent" }.count == 5, "\(aliceRows)")
+            #expect(outcomes["jupyter-users/\(alice)"] == "succeeded")
+            #expect(outcomes["data-science/\(alice)"] == "failed")
+            #expect(outcomes.values.filter { $0 == "failed" }.count == 4, "\(outcomes)")
+
+            // remove-user --disable: intent then succeeded.
+            var configuration = world.writerConfiguration
+            configuration.ldap.disabled.attributeEquals = ["employeeType": "disabled"]
+            _ = try await OperatorCommands.removeUser(
+                uid: world.uid("carol"), mode: .disable, configuration: configuration, actor: world.actor,
+                logger: world.quietLogger)
+            let carolRows = try await world.operatorAuditTrail().filter { $0.name == world.uid("carol") }
+            #expect(carolRows.map { "\($0.action) \($0.outcome)" } == ["ldap.disable-person intent", "ldap.disable-person succeeded"])
+        }
+    }
 }
 
 /// The failure of an operator command, or nil when it succeeded.
@@ -310,4 +448,14 @@ private func commandFailure(_ body: () async throws(CommandFailure) -> OperatorO
     }
     if case .failure(let error) = result { return error }
     return nil
+}
+
+/// The failure of a sync command, or nil when it succeeded.
+private func syncFailure(_ body: () async throws(CommandFailure) -> SyncCommand.Result) async -> CommandFailure? {
+    do {
+        _ = try await body()
+        return nil
+    } catch {
+        return error
+    }
 }

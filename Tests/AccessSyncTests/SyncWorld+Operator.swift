@@ -130,12 +130,25 @@ extension SyncWorld {
     }
 
     /// Audit rows (action, object name, os user) written outside runs, in order.
+    /// The operator commands' audit rows other than intents (outcomes, policy edits), in order.
     func operatorAuditRows() async throws -> [(action: String, name: String, osUser: String)] {
         let connection = try await PGConnection.connect(pgOptions)
         let result = try await connection.query(
-            "SELECT action, object_name, os_user FROM accesssync.audit_log WHERE run_id IS NULL AND os_user = $1 ORDER BY id",
+            "SELECT action, object_name, os_user FROM accesssync.audit_log WHERE run_id IS NULL AND os_user = $1 "
+                + "AND outcome <> 'intent' ORDER BY id",
             [actor])
         await connection.close()
         return result.rows.map { ($0[0] ?? "", $0[1] ?? "", $0[2] ?? "") }
+    }
+
+    /// Every operator audit row: action, object, outcome, whether it links an intent (`intent_id`), message.
+    func operatorAuditTrail() async throws -> [(action: String, name: String, outcome: String, linked: Bool, message: String)] {
+        let connection = try await PGConnection.connect(pgOptions)
+        let result = try await connection.query(
+            "SELECT action, object_name, outcome, (intent_id IS NOT NULL)::text, coalesce(message, '') "
+                + "FROM accesssync.audit_log WHERE run_id IS NULL AND os_user = $1 ORDER BY id",
+            [actor])
+        await connection.close()
+        return result.rows.map { ($0[0] ?? "", $0[1] ?? "", $0[2] ?? "", $0[3] == "true", $0[4] ?? "") }
     }
 }

@@ -96,8 +96,9 @@ public enum OperatorCommands {
     /// Creates the person (if missing), adds the memberships (those missing), records the override
     /// (if it differs) and audits each change. Nothing is written when any argument is invalid.
     ///
-    /// - Parameter sync: after releasing the lock, run a full sync (a person-scoped sync would
-    ///   still need the whole directory for the guard's baseline, so it is the full run).
+    /// - Parameter sync: after releasing the lock, sync just this person: the whole directory and
+    ///   policy are read and planned, only the changes concerning them are applied (the others are
+    ///   counted and left for the next full sync).
     public static func addUser(
         _ request: AddUser, configuration: Configuration, actor: String? = nil, now: Date = Date(), sync: Bool = false,
         logger: Logger
@@ -120,7 +121,7 @@ public enum OperatorCommands {
             defer { Task { await ldap.connection.close() } }
             var changes: [String] = []
             var notes: [String] = []
-            var audit: [AuditEntry] = []
+            let audit = OperatorAudit(log: AuditLog(connection: connection, osUser: actor))
             return try await ldapCall {
                 for group in request.groups where try await ldap.findGroup(name: group) == nil {
                     throw CommandFailure(.usage, "unknown group '\(group)': no group with that name under \(groupsBase(configuration))")
@@ -136,31 +137,40 @@ public enum OperatorCommands {
                     }
                 } else {
                     let parts = request.name.split(separator: " ").map(String.init)
-                    person = try await ldap.addPerson(
-                        DirectoryWriter.NewPerson(
-                            uid: request.uid, surname: parts.last ?? request.name,
-                            givenName: parts.count > 1 ? parts.dropLast().joined(separator: " ") : nil,
-                            commonName: request.name, displayName: request.name, mail: request.mail))
-                    changes.append("added \(person.dn.original) (uidNumber \(person.uidNumber.map(String.init) ?? "?"))")
-                    audit.append(
-                        AuditEntry(
-                            action: "ldap.add-person", objectKind: "Person", objectName: request.uid,
-                            after: .object([
+                    let intent = AuditEntry(
+                        action: "ldap.add-person", objectKind: "Person", objectName: request.uid,
+                        after: .object(["name": .string(request.name), "mail": .string(request.mail)]),
+                        outcome: .intent, message: "accesssync add-user")
+                    person = try await audit.write(intent) {
+                        try await ldap.addPerson(
+                            DirectoryWriter.NewPerson(
+                                uid: request.uid, surname: parts.last ?? request.name,
+                                givenName: parts.count > 1 ? parts.dropLast().joined(separator: " ") : nil,
+                                commonName: request.name, displayName: request.name, mail: request.mail))
+                    } outcome: { person in
+                        (
+                            .succeeded,
+                            .object([
                                 "dn": .string(person.dn.original), "entryUUID": .string(person.id.rawValue),
                                 "uidNumber": person.uidNumber.map { .number(String($0)) } ?? .null,
                                 "name": .string(request.name), "mail": .string(request.mail),
-                            ]), outcome: .succeeded, message: "accesssync add-user"))
+                            ])
+                        )
+                    }
+                    changes.append("added \(person.dn.original) (uidNumber \(person.uidNumber.map(String.init) ?? "?"))")
                 }
-                for group in request.groups where try await ldap.addMember(uid: request.uid, toGroup: group) {
-                    changes.append("added to group \(group)")
-                    audit.append(
-                        AuditEntry(
-                            action: "ldap.add-member", objectKind: "GroupMember", objectName: "\(group)/\(request.uid)",
-                            after: .object(["group": .string(group), "member": .string(person.dn.original)]),
-                            outcome: .succeeded, message: "accesssync add-user"))
-                }
-                if !audit.isEmpty {
-                    _ = try await policyCall { try await AuditLog(connection: connection, osUser: actor).append(audit) }
+                let current = Set(try await groups(of: person, ldap: ldap, configuration: configuration))
+                for group in request.groups where !current.contains(group) {
+                    let intent = AuditEntry(
+                        action: "ldap.add-member", objectKind: "GroupMember", objectName: "\(group)/\(request.uid)",
+                        after: .object(["group": .string(group), "member": .string(person.dn.original)]),
+                        outcome: .intent, message: "accesssync add-user")
+                    let added = try await audit.write(intent) {
+                        try await ldap.addMember(uid: request.uid, toGroup: group)
+                    } outcome: { added in
+                        added ? (.succeeded, nil) : (.skipped, nil)
+                    }
+                    if added { changes.append("added to group \(group)") }
                 }
                 if needsOverride {
                     let override = Override(
@@ -179,7 +189,9 @@ public enum OperatorCommands {
                 return OperatorOutcome(changes: changes, notes: notes, message: message, personID: person.id)
             }
         }
-        if sync { outcome.sync = try await runSync(configuration, actor: actor, now: now, logger: logger) }
+        if sync {
+            outcome.sync = try await runSync(configuration, actor: actor, now: now, onlyUser: request.uid, logger: logger)
+        }
         return outcome
     }
 
@@ -240,38 +252,36 @@ public enum OperatorCommands {
                     throw CommandFailure(.usage, "no person with the login name '\(uid)' in the directory")
                 }
                 var changes: [String] = []
-                var audit: [AuditEntry] = []
+                let audit = OperatorAudit(log: AuditLog(connection: connection, osUser: actor))
                 var failures: [String] = []
                 switch mode {
                 case .disable:
                     if !person.disabled {
-                        try await ldap.disablePerson(uid: uid)
+                        let intent = AuditEntry(
+                            action: "ldap.disable-person", objectKind: "Person", objectName: uid,
+                            before: .object(["dn": .string(person.dn.original), "disabled": .bool(false)]),
+                            after: .object(["dn": .string(person.dn.original), "disabled": .bool(true)]),
+                            outcome: .intent, message: "accesssync remove-user --disable")
+                        try await audit.write(intent) { try await ldap.disablePerson(uid: uid) } outcome: { _ in (.succeeded, nil) }
                         changes.append("disabled \(person.dn.original)")
-                        audit.append(
-                            AuditEntry(
-                                action: "ldap.disable-person", objectKind: "Person", objectName: uid,
-                                before: .object(["dn": .string(person.dn.original), "disabled": .bool(false)]),
-                                after: .object(["dn": .string(person.dn.original), "disabled": .bool(true)]),
-                                outcome: .succeeded, message: "accesssync remove-user --disable"))
                     }
                 case .removeMemberships:
                     for group in try await groups(of: person, ldap: ldap, configuration: configuration) {
+                        let intent = AuditEntry(
+                            action: "ldap.remove-member", objectKind: "GroupMember", objectName: "\(group)/\(uid)",
+                            before: .object(["group": .string(group), "member": .string(person.dn.original)]),
+                            outcome: .intent, message: "accesssync remove-user --remove-memberships")
                         do {
-                            if try await ldap.removeMember(uid: uid, fromGroup: group) {
-                                changes.append("removed from group \(group)")
-                                audit.append(
-                                    AuditEntry(
-                                        action: "ldap.remove-member", objectKind: "GroupMember", objectName: "\(group)/\(uid)",
-                                        before: .object(["group": .string(group), "member": .string(person.dn.original)]),
-                                        outcome: .succeeded, message: "accesssync remove-user --remove-memberships"))
+                            let removed = try await audit.write(intent) {
+                                try await ldap.removeMember(uid: uid, fromGroup: group)
+                            } outcome: { removed in
+                                removed ? (.succeeded, nil) : (.skipped, nil)
                             }
+                            if removed { changes.append("removed from group \(group)") }
                         } catch let error as LDAPError where error.code == .objectClassViolation {
                             failures.append(error.message)
                         }
                     }
-                }
-                if !audit.isEmpty {
-                    _ = try await policyCall { try await AuditLog(connection: connection, osUser: actor).append(audit) }
                 }
                 if !failures.isEmpty {
                     throw CommandFailure(
@@ -516,10 +526,41 @@ public enum OperatorCommands {
         }
     }
 
-    static func runSync(_ configuration: Configuration, actor: String, now: Date, logger: Logger)
-        async throws(CommandFailure) -> SyncCommand.Result
-    {
+    static func runSync(
+        _ configuration: Configuration, actor: String, now: Date, onlyUser: String? = nil, logger: Logger
+    ) async throws(CommandFailure) -> SyncCommand.Result {
         try await SyncCommand.run(
-            SyncCommand.Options(configuration: configuration, mode: .sync, now: now, actor: actor), logger: logger)
+            SyncCommand.Options(configuration: configuration, mode: .sync, onlyUser: onlyUser, now: now, actor: actor),
+            logger: logger)
+    }
+}
+
+/// The audit of one operator command's directory writes: an intent row before each LDAP write and
+/// its outcome row after (`succeeded`, `skipped` when there was nothing to do, `failed` with the
+/// error), as the sync does for cluster changes, so a crash between the write and the record leaves
+/// the intent, and a failed write leaves intent + failed.
+struct OperatorAudit: Sendable {
+    var log: AuditLog
+
+    /// Writes the intent, runs `write`, writes the outcome (`outcome` maps the result to the status
+    /// and, when not nil, the `after` payload). A failed write is recorded as failed and rethrown;
+    /// an intent or outcome row that cannot be written stops the command.
+    @discardableResult
+    func write<T: Sendable>(
+        _ intent: AuditEntry, _ write: () async throws -> T,
+        outcome: (T) -> (AuditOutcome, PolicyStore.JSONValue?)
+    ) async throws -> T {
+        let record = try await log.append(intent)
+        let result: T
+        do {
+            result = try await write()
+        } catch {
+            _ = try await log.append(AuditEntry.outcome(of: record, .failed, message: "\(error)"))
+            throw error
+        }
+        let (status, after) = outcome(result)
+        _ = try await log.append(
+            AuditEntry.outcome(of: record, status, after: after.map { Optional($0) }))
+        return result
     }
 }

@@ -65,11 +65,16 @@ public enum PlanFormatting {
     /// because their names changed (a rename: same entryUUID/objectGUID, new uid). The old
     /// namespace is retired (its data kept for the grace period) and the new one created.
     public static func renames(_ report: SyncReport) -> [String] {
+        renames(changes: report.changes, desired: report.desired)
+    }
+
+    /// The renames in a change set (see `renames(_:)`).
+    static func renames(changes: ChangeSet, desired: DesiredState) -> [String] {
         var lines: [String] = []
-        for change in report.changes.changes {
+        for change in changes.changes {
             guard case .kube(.retire(let observed, _)) = change.target, observed.ref.kind == .namespace,
                 let owner = observed.annotations[ManagedKeys.ownerID],
-                let entitlement = report.desired.entitlements[PersonID(owner)],
+                let entitlement = desired.entitlements[PersonID(owner)],
                 entitlement.namespace != observed.ref.name
             else { continue }
             lines.append(
@@ -79,9 +84,37 @@ public enum PlanFormatting {
         return lines
     }
 
+    /// For a person-scoped run: the login names of the other people whose pending changes were
+    /// not applied (left for the next full sync), sorted.
+    public static func peopleLeft(_ report: SyncReport) -> [String] {
+        guard let scope = report.scope, let full = report.unscopedChanges else { return [] }
+        let kept = Dictionary(report.changes.changes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var people: Set<PersonID> = []
+        for change in full.changes where kept[change.id] != change {
+            if let person = change.person { people.insert(person) }
+            people.formUnion(change.peopleLosingAccess)
+            for provenance in change.provenance { if let person = provenance.person { people.insert(person) } }
+        }
+        people.remove(scope.person)
+        return people.map { report.desired.entitlements[$0]?.uid ?? $0.rawValue }.sorted()
+    }
+
+    /// The line a person-scoped run prints about what it left for the next full sync.
+    public static func scopeLine(_ report: SyncReport) -> String? {
+        guard let scope = report.scope else { return nil }
+        let left = report.summary.changesLeftForFullSync ?? 0
+        let others = peopleLeft(report)
+        return "Only \(scope.uid)'s changes: \(left) other change(s) left for the next full sync"
+            + (others.isEmpty ? "." : " (pending for: \(others.joined(separator: ", "))).")
+    }
+
     /// The plan as text.
     public static func text(_ report: SyncReport, mode: SyncOptions.Mode) -> String {
         var lines: [String] = []
+        if let scope = scopeLine(report) {
+            lines.append(scope)
+            lines.append("")
+        }
         let renamed = renames(report)
         if !renamed.isEmpty {
             lines.append("Renamed people (same directory identifier, new names):")
@@ -207,6 +240,11 @@ public enum PlanFormatting {
             "status": .string(report.status.rawValue),
             "renames": .array(renames(report).map(JSONValue.string)),
         ]
+        if let scope = report.scope {
+            root["onlyUser"] = .string(scope.uid)
+            root["changesLeftForFullSync"] = .int(Int64(report.summary.changesLeftForFullSync ?? 0))
+            root["pendingFor"] = .array(peopleLeft(report).map(JSONValue.string))
+        }
         if let verdict = report.verdict {
             root["planHash"] = .string(verdict.planHash)
             root["blocked"] = .bool(verdict.blocked)

@@ -16,6 +16,8 @@ public enum SyncCommand {
         /// `hub-users`, `hub-groups`).
         public var adopt: [String]
         public var allowDeletes: Int?
+        /// `--only-user UID`: apply only the changes concerning this person.
+        public var onlyUser: String?
         public var now: Date
         public var actor: String
         /// Receives the summary the engine records when it finishes a run (also a failed or blocked
@@ -24,8 +26,9 @@ public enum SyncCommand {
 
         public init(
             configuration: Configuration, mode: SyncOptions.Mode, serverDryRun: Bool = false, adopt: [String] = [],
-            allowDeletes: Int? = nil, now: Date = Date(), actor: String? = nil
+            allowDeletes: Int? = nil, onlyUser: String? = nil, now: Date = Date(), actor: String? = nil
         ) {
+            self.onlyUser = onlyUser
             self.configuration = configuration
             self.mode = mode
             self.serverDryRun = serverDryRun
@@ -169,7 +172,7 @@ public enum SyncCommand {
         let syncOptions = SyncOptions(
             mode: options.mode, serverDryRun: options.serverDryRun, diff: diff,
             thresholds: configuration.guardThresholds, now: options.now, actor: options.actor,
-            allowDeletes: options.allowDeletes)
+            allowDeletes: options.allowDeletes, onlyUser: options.onlyUser, onRename: configuration.safety.onRename)
 
         let outcome: Swift.Result<SyncReport, any Error>
         do {

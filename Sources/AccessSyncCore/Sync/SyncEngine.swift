@@ -16,12 +16,21 @@ public struct SyncOptions: Sendable {
     public var actor: String
     /// `--allow-deletes N`: losses and deletions up to N do not block (interactive use).
     public var allowDeletes: Int?
+    /// `sync --only-user UID` / `add-user --sync`: apply only the changes concerning this person
+    /// (the whole directory and policy are still read and planned).
+    public var onlyUser: String?
+    /// What a rename (same identifier, new uid) does: retire the old namespace and create the new
+    /// one, or block the run until the plan is approved.
+    public var onRename: RenameHandling
 
     public init(
         mode: Mode, serverDryRun: Bool = false, diff: DiffOptions = DiffOptions(),
-        thresholds: GuardThresholds = GuardThresholds(), now: Date, actor: String, allowDeletes: Int? = nil
+        thresholds: GuardThresholds = GuardThresholds(), now: Date, actor: String, allowDeletes: Int? = nil,
+        onlyUser: String? = nil, onRename: RenameHandling = .retireAndCreate
     ) {
         self.allowDeletes = allowDeletes
+        self.onlyUser = onlyUser
+        self.onRename = onRename
         self.mode = mode
         self.serverDryRun = serverDryRun
         self.diff = diff
@@ -40,6 +49,25 @@ public struct SyncReport: Sendable {
     public var verdict: GuardVerdict?
     public var outcomes: [ChangeOutcome]
     public var summary: RunSummary
+    /// For a person-scoped run: the person and how many changes were left for the next full sync.
+    public var scope: PersonScope?
+    /// The full plan's changes when the run was scoped to one person (nil otherwise).
+    public var unscopedChanges: ChangeSet?
+
+    public init(
+        runID: Int64?, status: RunStatus, desired: DesiredState, changes: ChangeSet, verdict: GuardVerdict?,
+        outcomes: [ChangeOutcome], summary: RunSummary, scope: PersonScope? = nil, unscopedChanges: ChangeSet? = nil
+    ) {
+        self.runID = runID
+        self.status = status
+        self.desired = desired
+        self.changes = changes
+        self.verdict = verdict
+        self.outcomes = outcomes
+        self.summary = summary
+        self.scope = scope
+        self.unscopedChanges = unscopedChanges
+    }
 }
 
 /// Why a run stopped before or during applying.
@@ -137,13 +165,16 @@ public struct SyncEngine: Sendable {
                 throw SyncError.storeUnavailable(String(describing: error))
             }
             do {
-                runID = try await store.beginRun(mode: options.mode.rawValue, actor: options.actor)
+                runID = try await store.beginRun(
+                    mode: options.onlyUser.map { "\(options.mode.rawValue) --only-user \($0)" } ?? options.mode.rawValue,
+                    actor: options.actor)
             } catch {
                 await lock?.release()
                 throw SyncError.storeUnavailable(String(describing: error))
             }
         }
         var summary = RunSummary()
+        summary.onlyUser = options.onlyUser
 
         func fail(_ error: SyncError, status: RunStatus = .failed) async -> SyncError {
             summary.error = error.description
@@ -197,10 +228,38 @@ public struct SyncEngine: Sendable {
                 throw await fail(.hubUnobservable(String(describing: error)))
             }
         }
-        let changeSet = await timed("diff") {
+        let fullChangeSet = await timed("diff") {
             Differ.diff(
                 desired: desired, observed: observed, hub: hubObserved, settings: settings, options: options.diff,
                 now: options.now)
+        }
+        var changeSet = fullChangeSet
+        var scope: PersonScope?
+        if let uid = options.onlyUser {
+            let matches = snapshot.people.values.filter { $0.uid == uid }
+            guard matches.count == 1, let person = matches.first else {
+                throw await fail(
+                    .planningFailed([
+                        matches.isEmpty
+                            ? "--only-user \(uid): no person with that login name in the directory"
+                            : "--only-user \(uid): \(matches.count) people have that login name"
+                    ]))
+            }
+            let entitlement = desired.entitlements[person.id]
+            let personScope = PersonScope(
+                person: person.id, uid: uid, subject: entitlement?.subject
+                    ?? desired.subjectOwners.first(where: { $0.value == person.id })?.key,
+                hubUsername: entitlement?.hubUsername)
+            let restricted = personScope.restrict(fullChangeSet, observedHub: hubObserved)
+            changeSet = restricted.changes
+            scope = personScope
+            summary.changesLeftForFullSync = restricted.changesLeft
+            logger.info(
+                "scoped to one person",
+                metadata: [
+                    "person": "\(uid)", "changes.kept": "\(changeSet.changes.count)",
+                    "changes.left": "\(restricted.changesLeft)",
+                ])
         }
         let baseline = Guard.baseline(directory: snapshot, desired: desired)
         let previous: RunBaseline?
@@ -212,12 +271,21 @@ public struct SyncEngine: Sendable {
         } catch {
             throw await fail(.storeUnavailable(String(describing: error)))
         }
-        let verdict = Guard.evaluate(
+        var verdict = Guard.evaluate(
             changes: changeSet, desired: desired,
             observedOwnedCounts: Guard.ownedCounts(observed: observed, hub: hubObserved), baseline: previous,
             currentBaseline: baseline, thresholds: options.thresholds,
             protectedNamespaces: settings.protectedNamespaces, approvedPlanHashes: approvals,
             allowedDeletions: options.allowDeletes)
+        let renamed = PlanFormatting.renames(changes: changeSet, desired: desired)
+        if options.onRename == .block, !renamed.isEmpty, !approvals.contains(verdict.planHash) {
+            verdict.findings.append(
+                GuardFinding(
+                    code: "rename",
+                    message: "\(renamed.count) renamed person(s) (safety.onRename: block): " + renamed.joined(separator: "; "),
+                    blocking: true))
+            verdict.blocked = true
+        }
 
         summary.planHash = verdict.planHash
         summary.changesPlanned = changeSet.changes.count
@@ -235,7 +303,7 @@ public struct SyncEngine: Sendable {
             summary.phaseSeconds = phases
             return SyncReport(
                 runID: nil, status: .succeeded, desired: desired, changes: changeSet, verdict: verdict,
-                outcomes: outcomes, summary: summary)
+                outcomes: outcomes, summary: summary, scope: scope, unscopedChanges: scope == nil ? nil : fullChangeSet)
         }
         if verdict.blocked {
             throw await fail(.blocked(planHash: verdict.planHash, findings: verdict.findings), status: .blocked)
@@ -325,6 +393,6 @@ public struct SyncEngine: Sendable {
             ])
         return SyncReport(
             runID: runID, status: status, desired: desired, changes: changeSet, verdict: verdict, outcomes: outcomes,
-            summary: summary)
+            summary: summary, scope: scope, unscopedChanges: scope == nil ? nil : fullChangeSet)
     }
 }

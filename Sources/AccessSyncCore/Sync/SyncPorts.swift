@@ -109,6 +109,10 @@ public struct RunSummary: Hashable, Sendable, Codable {
     public var headHash: String?
     public var error: String?
     public var findings: [String]
+    /// A person-scoped run (`sync --only-user`, `add-user --sync`): the person's login name.
+    public var onlyUser: String?
+    /// A person-scoped run: changes for other people not applied (left for the next full sync).
+    public var changesLeftForFullSync: Int?
 
     public init(
         planHash: String? = nil, changesPlanned: Int = 0, changesSucceeded: Int = 0, changesFailed: Int = 0,
