@@ -63,6 +63,29 @@ struct LDAPFaultSyncTests {
         }
     }
 
+    /// "Suddenly missing most members" at its worst: a bind whose ACL hides `member`, so every group
+    /// comes back empty. Read naively, that revokes everyone; the read fails instead.
+    @Test("a bind that cannot read group members (every group looks empty): the run fails, nothing revoked or written")
+    func bindThatCannotReadMembersWritesNothing() async throws {
+        try await withSyncWorld(people: ["alice", "bob", "carol"]) { world in
+            try await Self.worldWithPendingRevocation(world)
+            let writesBefore = world.clusterWrites
+            let auditBefore = try await world.column("SELECT count(*) FROM accesssync.audit_log")
+            world.configuration.ldap.bindDN = world.environment["ACCESSSYNC_TEST_LDAP_NOMEMBER_DN"]
+            world.configuration.ldap.bindPassword = .file(world.environment["ACCESSSYNC_TEST_LDAP_NOMEMBER_PASSWORD_FILE"])
+            do {
+                let result = try await world.run(.sync, allowDeletes: 100)
+                Issue.record("sync succeeded with a bind that cannot read member: \(result.report.summary)")
+            } catch let error as CommandFailure {
+                #expect(error.exitStatus == .ldapUnavailable, "\(error)")
+                #expect(error.message.contains("member"), "\(error.message)")
+            }
+            try await Self.expectNothingWritten(
+                world, writesBefore: writesBefore, auditBefore: auditBefore, reason: "the directory could not be read completely")
+            #expect(try await world.hubUser("alice") != nil)
+        }
+    }
+
     @Test("a directory that accepts connections and never answers: the run times out and fails, nothing written")
     func hungDirectoryTimesOut() async throws {
         try await withSyncWorld(people: ["alice", "bob", "carol"]) { world in
