@@ -60,3 +60,54 @@ print("""
     diff (1% churn)  \(String(format: "%.3f", diffChurn)) s   \(churn.changes.count) changes, plan hash \(guardTime < 1 ? String(format: "%.3f", guardTime) : "?") s \(hash.prefix(12))
     peak RSS         \(String(format: "%.0f", peakRSSMegabytes())) MB
     """)
+
+// PLAN_BENCH_DIGEST=1: a digest of everything plan and diff produced (every desired object, the
+// hub state, entitlements, diagnostics, and every change of the three diffs with its reason,
+// provenance and dependencies), so that an optimisation can show its output is byte-identical.
+if ProcessInfo.processInfo.environment["PLAN_BENCH_DIGEST"] == "1" {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+    func feed(_ text: String) {
+        for byte in text.utf8 {
+            digest ^= UInt64(byte)
+            digest = digest &* 0x100_0000_01b3
+        }
+        digest ^= 0x0a
+        digest = digest &* 0x100_0000_01b3
+    }
+    func json<T: Encodable>(_ value: T) -> String { String(decoding: try! encoder.encode(value), as: UTF8.self) }
+    func feed(_ state: DesiredState) {
+        for ref in state.objects.keys.sorted() { feed(json(state.objects[ref]!)) }
+        for name in state.hub.users.keys.sorted() { feed(json(state.hub.users[name]!)) }
+        for name in state.hub.groups.keys.sorted() {
+            let group = state.hub.groups[name]!
+            feed(name + " " + group.members.sorted().joined(separator: ",") + " " + json(group.provenance))
+        }
+        for id in state.entitlements.keys.sorted() {
+            let e = state.entitlements[id]!
+            feed([e.person.rawValue, e.uid, e.hubUsername, e.subject, e.namespace ?? "-", "\(e.hubAccess)", "\(e.hubAdmin)",
+                  e.tier ?? "-", e.projects.keys.sorted().map { "\($0)=\(e.projects[$0]!.sorted())" }.joined(separator: ";"),
+                  e.hubGroups.sorted().joined(separator: ","),
+                  e.provenance.keys.sorted().map { "\($0)=\(json(e.provenance[$0]!))" }.joined(separator: ";"),
+                  e.withheld.joined(separator: ";")].joined(separator: "|"))
+        }
+        feed(json(state.diagnostics))
+        for subject in state.subjectOwners.keys.sorted() { feed(subject + "=" + state.subjectOwners[subject]!.rawValue) }
+    }
+    func feed(_ set: ChangeSet) {
+        for change in set.changes {
+            feed([change.id, json(change.target), "\(change.removesAccess)",
+                  change.peopleLosingAccess.map(\.rawValue).sorted().joined(separator: ","),
+                  change.dependsOn.joined(separator: ","), json(change.provenance), change.reason,
+                  change.person?.rawValue ?? "-"].joined(separator: "|"))
+        }
+        feed(json(set.conflicts))
+    }
+    feed(desired)
+    feed(first)
+    feed(noop)
+    feed(churnDesired)
+    feed(churn)
+    print("digest           " + String(digest, radix: 16))
+}
