@@ -28,6 +28,8 @@ func peakRSSMegabytes() -> Double {
 var organisation: SyntheticOrganisation!
 let build = seconds { organisation = SyntheticOrganisation(people: people, groups: groups, granted: granted) }
 let inputRSS = peakRSSMegabytes()
+// PLAN_BENCH_INPUT_ONLY=1: stop after building the input (to subtract its cost from counters).
+if ProcessInfo.processInfo.environment["PLAN_BENCH_INPUT_ONLY"] == "1" { exit(0) }
 var desired: DesiredState!
 let plan = seconds { desired = organisation.plan() }
 var first: ChangeSet!
@@ -35,6 +37,11 @@ let diffEmpty = seconds {
     first = Differ.diff(desired: desired, observed: ObservedCluster(), hub: HubObservedState(), settings: organisation.settings, now: organisation.now)
 }
 let planRSS = peakRSSMegabytes()
+// PLAN_BENCH_FIRST_ONLY=1: stop after plan + diff (for profiling the target phases alone).
+if ProcessInfo.processInfo.environment["PLAN_BENCH_FIRST_ONLY"] == "1" {
+    print("plan \(String(format: "%.3f", plan)) s, diff (empty) \(String(format: "%.3f", diffEmpty)) s, \(first.changes.count) changes, peak RSS \(String(format: "%.0f", planRSS)) MB")
+    exit(0)
+}
 let (cluster, hub) = ChangeSimulator.apply(first.changes, to: ObservedCluster(), hub: HubObservedState())
 let convergedRSS = peakRSSMegabytes()
 var noop: ChangeSet!

@@ -74,37 +74,94 @@ public enum ChangeTarget: Hashable, Sendable, Codable {
 }
 
 /// One planned change: what, why, and what it depends on. Changes are data; only executors do I/O.
+///
+/// A value type whose fields live in one copy-on-write box (a copy is one retain: the differ moves
+/// 170k of these through a dictionary and the ordering). Equality, hashing and the Codable form
+/// are exactly those of the fields.
 public struct Change: Hashable, Sendable, Codable, Identifiable {
+    fileprivate struct Fields: Hashable, Sendable, Codable {
+        var id: String
+        var target: ChangeTarget
+        var removesAccess: Bool
+        var peopleLosingAccess: Set<PersonID>
+        var dependsOn: [String]
+        var provenance: [Provenance]
+        var reason: String
+        var person: PersonID?
+    }
+
+    /// Mutated only through `mutate`, which first makes the box unique (copy on write), so a box
+    /// shared between values is never written: that is what makes it safe to send.
+    fileprivate final class Box: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    private mutating func mutate(_ body: (inout Fields) -> Void) {
+        if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+        body(&box.fields)
+    }
+
     /// Stable, unique within a change set (e.g. `kube/create/RoleBinding/jhub-alice/alice`).
-    public var id: String
-    public var target: ChangeTarget
+    public var id: String {
+        get { box.fields.id }
+        set { mutate { $0.id = newValue } }
+    }
+    public var target: ChangeTarget {
+        get { box.fields.target }
+        set { mutate { $0.target = newValue } }
+    }
     /// True when applying it removes someone's access (a subject dropped from a binding, a binding
     /// or hub user deleted, an admin flag cleared). Such changes are applied first.
-    public var removesAccess: Bool
+    public var removesAccess: Bool {
+        get { box.fields.removesAccess }
+        set { mutate { $0.removesAccess = newValue } }
+    }
     /// People who lose access through this change.
-    public var peopleLosingAccess: Set<PersonID>
+    public var peopleLosingAccess: Set<PersonID> {
+        get { box.fields.peopleLosingAccess }
+        set { mutate { $0.peopleLosingAccess = newValue } }
+    }
     /// Ids of changes that must succeed before this one may run.
-    public var dependsOn: [String]
-    public var provenance: [Provenance]
+    public var dependsOn: [String] {
+        get { box.fields.dependsOn }
+        set { mutate { $0.dependsOn = newValue } }
+    }
+    public var provenance: [Provenance] {
+        get { box.fields.provenance }
+        set { mutate { $0.provenance = newValue } }
+    }
     /// One human sentence: why this change is needed.
-    public var reason: String
+    public var reason: String {
+        get { box.fields.reason }
+        set { mutate { $0.reason = newValue } }
+    }
     /// The person the change is for (the owner of a personal object, the person of a hub user —
     /// executors record it in the hub-user registry), nil for shared objects.
-    public var person: PersonID?
+    public var person: PersonID? {
+        get { box.fields.person }
+        set { mutate { $0.person = newValue } }
+    }
 
     public init(
         id: String, target: ChangeTarget, removesAccess: Bool, peopleLosingAccess: Set<PersonID> = [],
         dependsOn: [String] = [], provenance: [Provenance], reason: String, person: PersonID? = nil
     ) {
-        self.person = person
-        self.id = id
-        self.target = target
-        self.removesAccess = removesAccess
-        self.peopleLosingAccess = peopleLosingAccess
-        self.dependsOn = dependsOn
-        self.provenance = provenance
-        self.reason = reason
+        box = Box(
+            Fields(
+                id: id, target: target, removesAccess: removesAccess, peopleLosingAccess: peopleLosingAccess,
+                dependsOn: dependsOn, provenance: provenance, reason: reason, person: person))
     }
+
+    public static func == (lhs: Change, rhs: Change) -> Bool { lhs.box === rhs.box || lhs.box.fields == rhs.box.fields }
+
+    public func hash(into hasher: inout Hasher) { box.fields.hash(into: &hasher) }
+
+    public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
+
+    public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
 }
 
 /// An existing object that blocks a desired one (unowned object at a desired name, a namespace

@@ -58,9 +58,13 @@ public struct DesiredState: Hashable, Sendable, Codable {
         entitlements: [PersonEntitlement] = [], diagnostics: [Diagnostic] = [], subjectOwners: [String: PersonID] = [:]
     ) {
         self.subjectOwners = subjectOwners
-        self.objects = Dictionary(objects.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
+        var byRef = [ObjectRef: DesiredObject](minimumCapacity: objects.count)
+        for object in objects where byRef[object.ref] == nil { byRef[object.ref] = object }
+        self.objects = byRef
         self.hub = hub
-        self.entitlements = Dictionary(entitlements.map { ($0.person, $0) }, uniquingKeysWith: { first, _ in first })
+        var byPerson = [PersonID: PersonEntitlement](minimumCapacity: entitlements.count)
+        for entitlement in entitlements where byPerson[entitlement.person] == nil { byPerson[entitlement.person] = entitlement }
+        self.entitlements = byPerson
         self.diagnostics = diagnostics
     }
 

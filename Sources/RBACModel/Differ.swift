@@ -58,8 +58,19 @@ public enum Differ {
 
     /// Stable change id for a Kubernetes action: `kube/<verb>/<Kind>/<namespace>/<name>`.
     public static func changeID(_ verb: String, _ ref: ObjectRef) -> String {
-        if let namespace = ref.namespace { return "kube/\(verb)/\(ref.kind.rawValue)/\(namespace)/\(ref.name)" }
-        return "kube/\(verb)/\(ref.kind.rawValue)/\(ref.name)"
+        let kind = ref.kind.rawValue
+        var id = "kube/"
+        id.reserveCapacity(8 + verb.utf8.count + kind.utf8.count + (ref.namespace?.utf8.count ?? 0) + ref.name.utf8.count)
+        id += verb
+        id += "/"
+        id += kind
+        id += "/"
+        if let namespace = ref.namespace {
+            id += namespace
+            id += "/"
+        }
+        id += ref.name
+        return id
     }
 
     /// Stable change id for a hub action: `hub/<verb>/<user|group>/<name>`.
@@ -123,12 +134,18 @@ private struct DiffBuilder {
     let options: DiffOptions
     let now: Date
 
-    var changes: [String: Change] = [:]
+    /// Planned changes in the order they were found, and each one's position by id.
+    var changes: [Change] = []
+    var position: [String: Int] = [:]
     var conflicts: [Conflict] = []
     /// Namespace → status for desired namespaces.
     var namespaceStatus: [String: NamespaceStatus] = [:]
-    /// Person → ids of changes in their personal namespace that their hub user must wait for.
-    var personalChanges: [PersonID: [String]] = [:]
+    /// Person → positions (in `changes`) of the changes in their personal namespace that their hub
+    /// user must wait for.
+    var personalChanges: [PersonID: [Int]] = [:]
+    /// Dependencies already known as positions (a hub user's on its personal changes), by the
+    /// position of the dependant: `ordered()` need not look their ids up.
+    var knownDependencies: [Int: [Int]] = [:]
     /// People whose personal namespace has a conflict or skipped object (no hub user yet).
     var blockedPeople: [PersonID: Int] = [:]
 
@@ -138,12 +155,15 @@ private struct DiffBuilder {
         self.settings = settings
         self.options = options
         self.now = now
+        let expected = desired.objects.count + desired.hub.users.count + observed.owned.count + 16
+        changes.reserveCapacity(expected)
+        position.reserveCapacity(expected)
     }
 
     var protected: Set<String> { settings.protectedNamespaces }
 
-    mutating func add(_ change: Change) {
-        precondition(changes[change.id] == nil, "duplicate change id \(change.id)")
+    mutating func add(_ change: Change, dependencyPositions: [Int] = []) {
+        if !dependencyPositions.isEmpty { knownDependencies[changes.count] = dependencyPositions }
         var change = change
         if change.person == nil {
             switch change.target {
@@ -165,7 +185,8 @@ private struct DiffBuilder {
                 }
             }
         }
-        changes[change.id] = change
+        if position.updateValue(changes.count, forKey: change.id) != nil { preconditionFailure("duplicate change id \(change.id)") }
+        changes.append(change)
     }
 
     mutating func conflict(_ ref: String, _ reason: Conflict.Reason, _ detail: String) -> Int {
@@ -226,7 +247,10 @@ private struct DiffBuilder {
         // Desired namespaces and their contents.
         for name in desiredNamespaces.keys.sorted() {
             let namespace = desiredNamespaces[name]!
-            let children = (desiredChildren[name] ?? []).sorted { $0.ref < $1.ref }
+            // Within one namespace, ref order is (kind rank, name): the order diffChildren needs.
+            let children = (desiredChildren[name] ?? []).sorted {
+                ($0.ref.kind.creationRank, $0.ref.name) < ($1.ref.kind.creationRank, $1.ref.name)
+            }
             let status = diffNamespace(namespace, owned: ownedNamespaces[name])
             namespaceStatus[name] = status
             switch status {
@@ -385,8 +409,11 @@ private struct DiffBuilder {
         return summary.isEmpty ? "desired" : "desired by \(summary)"
     }
 
+    /// Records the change just added (with id `id`) as one of `owner`'s personal changes.
     mutating func notePersonal(_ owner: PersonID?, _ id: String) {
-        if let owner { personalChanges[owner, default: []].append(id) }
+        guard let owner else { return }
+        precondition(changes.last?.id == id, "notePersonal must follow the add of \(id)")
+        personalChanges[owner, default: []].append(changes.count - 1)
     }
 
     func carryOver(_ observed: ObservedObject, _ desired: DesiredObject) -> DesiredObject {
@@ -410,16 +437,16 @@ private struct DiffBuilder {
         return id
     }
 
+    /// - Parameter children: the namespace's desired objects in (kind rank, name) order, so that
+    ///   Roles come first and bindings can depend on (or be skipped with) them.
     mutating func diffChildren(
         _ children: [DesiredObject], owned: [ObservedObject], namespaceChange: String?, namespace: DesiredObject
     ) {
-        let ownedByRef = Dictionary(owned.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
+        let ownedByRef = owned.isEmpty ? [:] : Dictionary(owned.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
         let base = namespaceChange.map { [$0] } ?? []
-        // Roles first, so bindings can depend on (or be skipped with) them.
         var roleChanges: [String: String] = [:]
         var blockedRoles: [String: Int] = [:]
-        let ordered = children.sorted { ($0.ref.kind.creationRank, $0.ref.name) < ($1.ref.kind.creationRank, $1.ref.name) }
-        for object in ordered {
+        for object in children {
             var dependsOn = base
             if case .roleBinding(let roleRef, _) = object.spec, roleRef.kind == .role {
                 if let index = blockedRoles[roleRef.name] {
@@ -496,6 +523,7 @@ private struct DiffBuilder {
             notePersonal(object.owner, id)
             if object.ref.kind == .role { roleChanges[object.ref.name] = id }
         }
+        guard !owned.isEmpty else { return }
         let wanted = Set(children.map(\.ref))
         for object in owned.sorted(by: { $0.ref < $1.ref }) where !wanted.contains(object.ref) {
             deleteObject(object)
@@ -544,12 +572,14 @@ private struct DiffBuilder {
                     // Adoption: a create meeting the existing user records it and sets the admin flag.
                     let action = HubAction.createUser(name: name, admin: user.admin)
                     let revokes = current.admin && !user.admin
+                    let waitFor = revokes ? [] : personalChanges[user.person] ?? []
                     add(
                         Change(
                             id: Differ.changeID(action), target: .hub(action), removesAccess: revokes,
                             peopleLosingAccess: revokes ? [user.person] : [],
-                            dependsOn: revokes ? [] : personalChanges[user.person] ?? [],
-                            provenance: user.provenance, reason: "adopt existing hub user \(name) (--adopt)"))
+                            dependsOn: waitFor.map { changes[$0].id },
+                            provenance: user.provenance, reason: "adopt existing hub user \(name) (--adopt)"),
+                        dependencyPositions: waitFor)
                 } else {
                     _ = conflict(
                         "user/\(name)", .unmanagedHubUser,
@@ -562,11 +592,13 @@ private struct DiffBuilder {
                 skip(Differ.changeID(action), onConflict: index, owner: nil)
                 continue
             }
+            let waitFor = personalChanges[user.person] ?? []
             add(
                 Change(
                     id: Differ.changeID(action), target: .hub(action), removesAccess: false,
-                    dependsOn: personalChanges[user.person] ?? [], provenance: user.provenance,
-                    reason: "create hub user \(name)\(user.admin ? " (admin)" : ""): \(Planner.provenanceSummary(user.provenance))"))
+                    dependsOn: waitFor.map { changes[$0].id }, provenance: user.provenance,
+                    reason: "create hub user \(name)\(user.admin ? " (admin)" : ""): \(Planner.provenanceSummary(user.provenance))"),
+                dependencyPositions: waitFor)
             existingAfter.insert(name)
         }
         // Groups.
@@ -638,7 +670,15 @@ private struct DiffBuilder {
 
     /// Revocations first, then a topological order of the rest; ties by (delete first, kind rank, id).
     func ordered() -> [Change] {
-        func key(_ change: Change) -> OrderKey {
+        let count = changes.count
+        // The integer part of every change's key (revocation, delete, kind rank), and its id: the
+        // key is (class, id). Every change is ranked by its key once, so the heap of ready changes
+        // compares integers (the order is the keys' order all the same).
+        var classes = [Int](repeating: 0, count: count)
+        var ids: [String] = []
+        ids.reserveCapacity(count)
+        for index in 0..<count {
+            let change = changes[index]
             var isDelete = 1
             var rank = 10
             switch change.target {
@@ -649,54 +689,69 @@ private struct DiffBuilder {
                 if case .deleteUser = action { isDelete = 0 }
                 if case .deleteGroup = action { isDelete = 0 }
             }
-            return OrderKey(revocation: change.removesAccess ? 0 : 1, delete: isDelete, rank: rank, id: change.id)
+            classes[index] = (change.removesAccess ? 0 : 1) << 16 | isDelete << 8 | rank
+            ids.append(change.id)
         }
-        // Kahn's algorithm over indices. Every change is ranked by its key once, so the heap of
-        // ready changes compares integers instead of keys (the order is the keys' order all the same).
-        // Dictionary indices, not copies of the changes: a change is read in place when needed.
-        let all = Array(changes.values.indices)
-        var position: [String: Int] = [:]
-        position.reserveCapacity(all.count)
-        for (index, slot) in all.enumerated() { position[changes.values[slot].id] = index }
-        let keys = all.map { key(changes.values[$0]) }
-        let byKey = keys.indices.sorted { keys[$0] < keys[$1] }
-        var rank = [Int](repeating: 0, count: all.count)
+        let byKey = (0..<count).sorted { classes[$0] != classes[$1] ? classes[$0] < classes[$1] : ids[$0] < ids[$1] }
+        var rank = [Int](repeating: 0, count: count)
         for (order, index) in byKey.enumerated() { rank[index] = order }
-        var indegree = [Int](repeating: 0, count: all.count)
-        var dependants = [[Int]](repeating: [], count: all.count)
-        for (index, slot) in all.enumerated() {
-            var dependencies: [Int] = []
-            for id in changes.values[slot].dependsOn {
-                if let dependency = position[id], !dependencies.contains(dependency) { dependencies.append(dependency) }
+        // Dependency edges (distinct per change), then dependants per change in one flat array.
+        var indegree = [Int](repeating: 0, count: count)
+        var edges: [(from: Int, to: Int)] = []
+        edges.reserveCapacity(count)
+        var outdegree = [Int](repeating: 0, count: count + 1)
+        var lastLookup: (String, Int)?
+        for index in 0..<count {
+            let first = edges.count
+            if let known = knownDependencies[index] {
+                for dependency in known {
+                    edges.append((dependency, index))
+                    outdegree[dependency] += 1
+                }
+                indegree[index] = edges.count - first
+                continue
             }
-            indegree[index] = dependencies.count
-            for dependency in dependencies { dependants[dependency].append(index) }
+            let dependsOn = changes[index].dependsOn
+            if dependsOn.isEmpty { continue }
+            for id in dependsOn {
+                // Consecutive changes often wait for the same one (a namespace's contents for its creation).
+                let dependency: Int
+                if let (lastID, lastPosition) = lastLookup, lastID == id {
+                    dependency = lastPosition
+                } else {
+                    guard let found = position[id] else { continue }
+                    dependency = found
+                    lastLookup = (id, found)
+                }
+                if edges[first...].contains(where: { $0.from == dependency }) { continue }
+                edges.append((dependency, index))
+                outdegree[dependency] += 1
+            }
+            indegree[index] = edges.count - first
+        }
+        var start = [Int](repeating: 0, count: count + 1)
+        for index in 0..<count { start[index + 1] = start[index] + outdegree[index] }
+        var fill = start
+        var dependants = [Int](repeating: 0, count: edges.count)
+        for edge in edges {
+            dependants[fill[edge.from]] = edge.to
+            fill[edge.from] += 1
         }
         var heap = Heap<Int>()
-        for index in all.indices where indegree[index] == 0 { heap.push(rank[index]) }
+        for index in 0..<count where indegree[index] == 0 { heap.push(rank[index]) }
         var result: [Change] = []
-        result.reserveCapacity(all.count)
+        result.reserveCapacity(count)
         while let next = heap.pop() {
             let index = byKey[next]
-            result.append(changes.values[all[index]])
-            for dependant in dependants[index] {
+            result.append(changes[index])
+            for slot in start[index]..<start[index + 1] {
+                let dependant = dependants[slot]
                 indegree[dependant] -= 1
                 if indegree[dependant] == 0 { heap.push(rank[dependant]) }
             }
         }
-        precondition(result.count == changes.count, "dependency cycle among planned changes")
+        precondition(result.count == count, "dependency cycle among planned changes")
         return result
-    }
-}
-
-struct OrderKey: Comparable {
-    var revocation: Int
-    var delete: Int
-    var rank: Int
-    var id: String
-
-    static func < (lhs: OrderKey, rhs: OrderKey) -> Bool {
-        (lhs.revocation, lhs.delete, lhs.rank, lhs.id) < (rhs.revocation, rhs.delete, rhs.rank, rhs.id)
     }
 }
 

@@ -78,6 +78,13 @@ public struct ObjectRef: Hashable, Comparable, Sendable, Codable, CustomStringCo
     public static func < (lhs: ObjectRef, rhs: ObjectRef) -> Bool {
         (lhs.namespace ?? "", lhs.kind.creationRank, lhs.name) < (rhs.namespace ?? "", rhs.kind.creationRank, rhs.name)
     }
+
+    /// The kind by its rank (one integer) rather than its raw-value string.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind.creationRank)
+        hasher.combine(namespace)
+        hasher.combine(name)
+    }
 }
 
 /// `roleRef` of a RoleBinding (immutable on the server: a change is delete + create).
@@ -182,55 +189,158 @@ public enum ManagedKeys {
 }
 
 /// An object that must exist, with why it exists.
+///
+/// A value type whose fields live in one shared, copy-on-write box: the planner and differ pass
+/// 150k of these through dictionaries, sorts and changes, and a copy is one retain instead of one
+/// per field. Equality, hashing and the Codable form are exactly those of the fields.
 public struct DesiredObject: Hashable, Sendable, Codable {
-    public var ref: ObjectRef
-    public var labels: [String: String]
-    public var annotations: [String: String]
-    public var spec: ObjectSpec
+    fileprivate struct Fields: Hashable, Sendable, Codable {
+        var ref: ObjectRef
+        var labels: [String: String]
+        var annotations: [String: String]
+        var spec: ObjectSpec
+        var owner: PersonID?
+        var provenance: [Provenance]
+    }
+
+    fileprivate final class Box: Sendable {
+        let fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    private var fields: Fields {
+        get { box.fields }
+        set { box = Box(newValue) }
+    }
+
+    public var ref: ObjectRef {
+        get { box.fields.ref }
+        set { fields.ref = newValue }
+    }
+    public var labels: [String: String] {
+        get { box.fields.labels }
+        set { fields.labels = newValue }
+    }
+    public var annotations: [String: String] {
+        get { box.fields.annotations }
+        set { fields.annotations = newValue }
+    }
+    public var spec: ObjectSpec {
+        get { box.fields.spec }
+        set { fields.spec = newValue }
+    }
     /// The person whose access this object carries (personal namespace and its contents).
-    public var owner: PersonID?
-    public var provenance: [Provenance]
+    public var owner: PersonID? {
+        get { box.fields.owner }
+        set { fields.owner = newValue }
+    }
+    public var provenance: [Provenance] {
+        get { box.fields.provenance }
+        set { fields.provenance = newValue }
+    }
 
     public init(
         ref: ObjectRef, labels: [String: String], annotations: [String: String], spec: ObjectSpec,
         owner: PersonID? = nil, provenance: [Provenance]
     ) {
-        self.ref = ref
-        self.labels = labels
-        self.annotations = annotations
-        self.spec = spec
-        self.owner = owner
-        self.provenance = provenance
+        box = Box(Fields(ref: ref, labels: labels, annotations: annotations, spec: spec, owner: owner, provenance: provenance))
     }
+
+    public static func == (lhs: DesiredObject, rhs: DesiredObject) -> Bool {
+        lhs.box === rhs.box || lhs.box.fields == rhs.box.fields
+    }
+
+    public func hash(into hasher: inout Hasher) { box.fields.hash(into: &hasher) }
+
+    public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
+
+    public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
 }
 
 /// An object as the cluster reports it, reduced to what planning needs.
+///
+/// Fields in one shared box, as `DesiredObject` (copies are one retain).
 public struct ObservedObject: Hashable, Sendable, Codable {
-    public var ref: ObjectRef
-    public var uid: String
-    public var resourceVersion: String
-    public var labels: [String: String]
-    public var annotations: [String: String]
+    fileprivate struct Fields: Hashable, Sendable, Codable {
+        var ref: ObjectRef
+        var uid: String
+        var resourceVersion: String
+        var labels: [String: String]
+        var annotations: [String: String]
+        var spec: ObjectSpec?
+        var deletionTimestamp: Date?
+        var phase: String?
+    }
+
+    fileprivate final class Box: Sendable {
+        let fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    private var fields: Fields {
+        get { box.fields }
+        set { box = Box(newValue) }
+    }
+
+    public var ref: ObjectRef {
+        get { box.fields.ref }
+        set { fields.ref = newValue }
+    }
+    public var uid: String {
+        get { box.fields.uid }
+        set { fields.uid = newValue }
+    }
+    public var resourceVersion: String {
+        get { box.fields.resourceVersion }
+        set { fields.resourceVersion = newValue }
+    }
+    public var labels: [String: String] {
+        get { box.fields.labels }
+        set { fields.labels = newValue }
+    }
+    public var annotations: [String: String] {
+        get { box.fields.annotations }
+        set { fields.annotations = newValue }
+    }
     /// The managed fields parsed into the same shape as `DesiredObject.spec`; nil when the object's
     /// content could not be mapped (it is then rewritten by apply).
-    public var spec: ObjectSpec?
-    public var deletionTimestamp: Date?
+    public var spec: ObjectSpec? {
+        get { box.fields.spec }
+        set { fields.spec = newValue }
+    }
+    public var deletionTimestamp: Date? {
+        get { box.fields.deletionTimestamp }
+        set { fields.deletionTimestamp = newValue }
+    }
     /// Namespace phase (`Active`, `Terminating`).
-    public var phase: String?
+    public var phase: String? {
+        get { box.fields.phase }
+        set { fields.phase = newValue }
+    }
 
     public init(
         ref: ObjectRef, uid: String, resourceVersion: String, labels: [String: String] = [:],
         annotations: [String: String] = [:], spec: ObjectSpec?, deletionTimestamp: Date? = nil, phase: String? = nil
     ) {
-        self.ref = ref
-        self.uid = uid
-        self.resourceVersion = resourceVersion
-        self.labels = labels
-        self.annotations = annotations
-        self.spec = spec
-        self.deletionTimestamp = deletionTimestamp
-        self.phase = phase
+        box = Box(
+            Fields(
+                ref: ref, uid: uid, resourceVersion: resourceVersion, labels: labels, annotations: annotations, spec: spec,
+                deletionTimestamp: deletionTimestamp, phase: phase))
     }
+
+    public static func == (lhs: ObservedObject, rhs: ObservedObject) -> Bool {
+        lhs.box === rhs.box || lhs.box.fields == rhs.box.fields
+    }
+
+    public func hash(into hasher: inout Hasher) { box.fields.hash(into: &hasher) }
+
+    public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
+
+    public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
 
     /// Carries both the managed-by label and this instance's label.
     public func isOwned(byInstance instance: String) -> Bool {

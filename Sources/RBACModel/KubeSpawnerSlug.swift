@@ -136,6 +136,20 @@ public enum PythonString {
     /// `str.lower()`: full Unicode lowercase mapping per code point, with the final-sigma rule
     /// (U+03A3 becomes U+03C2 after a cased letter and not before one, ignoring case-ignorable marks).
     public static func lower(_ text: String) -> String {
+        // ASCII (every name in practice): only A-Z change.
+        var hasUpper = false
+        var ascii = true
+        for byte in text.utf8 {
+            if byte >= 0x80 {
+                ascii = false
+                break
+            }
+            if byte >= 0x41 && byte <= 0x5A { hasUpper = true }
+        }
+        if ascii {
+            guard hasUpper else { return text }
+            return String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+        }
         let scalars = Array(text.unicodeScalars)
         var out = String.UnicodeScalarView()
         for (index, scalar) in scalars.enumerated() {

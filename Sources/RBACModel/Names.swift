@@ -142,9 +142,7 @@ public enum Names {
     public static func hubUsernameProblem(_ name: String) -> String? {
         if name.isEmpty { return "is empty" }
         if name.contains("/") { return "contains '/'" }
-        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            return "contains control characters"
-        }
+        if containsControlCharacters(name) { return "contains control characters" }
         if name.first!.isWhitespace || name.last!.isWhitespace { return "has leading or trailing whitespace" }
         return nil
     }
@@ -152,10 +150,17 @@ public enum Names {
     /// Why an RBAC subject name is unusable, or nil.
     public static func subjectProblem(_ name: String) -> String? {
         if name.isEmpty { return "is empty" }
-        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            return "contains control characters"
-        }
+        if containsControlCharacters(name) { return "contains control characters" }
         return nil
+    }
+
+    /// Unicode general category Cc anywhere in `text` (ASCII checked bytewise: C0 and DEL).
+    static func containsControlCharacters(_ text: String) -> Bool {
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F { return true }
+            if byte >= 0x80 { return text.unicodeScalars.contains { $0.properties.generalCategory == .control } }
+        }
+        return false
     }
 
     /// Checks the templates themselves (placeholders known, syntax valid), independent of any person.

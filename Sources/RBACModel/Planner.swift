@@ -37,6 +37,14 @@ public enum Planner {
     /// The canonical summary of provenance written to the `accesssync.io/provenance` annotation:
     /// the distinct policy rules, sorted (`grant:<id>`, `override:<id>`, `system:<name>`).
     public static func provenanceSummary(_ provenance: [Provenance]) -> String {
+        if provenance.isEmpty { return "" }
+        if provenance.count == 1 || provenance.allSatisfy({ $0.rule == provenance[0].rule }) {
+            switch provenance[0].rule {
+            case .grant(let id): return "grant:" + id
+            case .override(let id): return "override:" + id
+            case .system(let name): return "system:" + name
+            }
+        }
         var rules = Set<String>()
         for item in provenance {
             switch item.rule {
@@ -103,15 +111,37 @@ private struct PlanBuilder {
     var expansionCache: [DistinguishedName: [PersonID: [DistinguishedName]]] = [:]
     var protected: Set<String> = []
 
+    /// Shared by every object (one dictionary storage, not one per object).
+    let baseLabels: [String: String]
+    /// Namespace labels per Pod Security level (they depend on nothing else).
+    let namespaceLabelsByLevel: [PodSecurityLevel: [String: String]]
+    let networkPolicySpec: NetworkPolicySpec
+
     init(directory: DirectorySnapshot, policy: Policy, settings: PlanSettings, now: Date) {
         self.directory = directory
         self.policy = policy
         self.settings = settings
         self.now = now
-    }
-
-    var baseLabels: [String: String] {
-        [ManagedKeys.managedBy: ManagedKeys.managedByValue, ManagedKeys.instance: settings.instance]
+        let base = [ManagedKeys.managedBy: ManagedKeys.managedByValue, ManagedKeys.instance: settings.instance]
+        baseLabels = base
+        var byLevel: [PodSecurityLevel: [String: String]] = [:]
+        for level in PodSecurityLevel.allCases {
+            var labels = base
+            labels[ManagedKeys.podSecurityEnforce] = level.rawValue
+            labels[ManagedKeys.podSecurityWarn] = level.rawValue
+            labels[ManagedKeys.podSecurityAudit] = level.rawValue
+            byLevel[level] = labels
+        }
+        namespaceLabelsByLevel = byLevel
+        let hubNamespace = ["kubernetes.io/metadata.name": settings.naming.hubNamespace]
+        networkPolicySpec = NetworkPolicySpec(
+            podSelector: [:],
+            ingressFrom: [
+                NetworkPolicyPeer(namespaceSelector: hubNamespace, podSelector: settings.hubPodLabels),
+                NetworkPolicyPeer(namespaceSelector: hubNamespace, podSelector: settings.proxyPodLabels),
+                // The namespace's own pods (e.g. a Dask scheduler and its workers).
+                NetworkPolicyPeer(namespaceSelector: nil, podSelector: [:]),
+            ])
     }
 
     mutating func diagnose(_ severity: Diagnostic.Severity, _ code: String, _ subject: String, _ message: String) {
@@ -141,52 +171,47 @@ private struct PlanBuilder {
 
         // Names for everyone considered, then collisions.
         var names: [PersonID: PersonNames] = [:]
-        var nameless: [PersonID: String] = [:]
-        // Everyone considered, in identifier order: sorted once, reused by every pass below.
+        // Everyone considered, in identifier order (sorted once); entitlements in that order.
         let considered = people.keys.sorted()
+        names.reserveCapacity(considered.count)
+        var evaluated: [PersonEntitlement] = []
+        evaluated.reserveCapacity(considered.count)
         for id in considered {
             guard let person = directory.people[id] else { continue }
+            var personNames: PersonNames?
+            var nameError: String?
             do {
-                names[id] = try computer.names(for: person)
+                personNames = try computer.names(for: person)
+                names[id] = personNames
             } catch {
-                nameless[id] = error.description
+                nameError = error.description
             }
+            evaluated.append(evaluate(person: person, names: personNames, nameError: nameError))
         }
-
-        var entitlements: [PersonEntitlement] = []
-        var evaluated: [PersonID: PersonEntitlement] = [:]
-        var evaluatedOrder: [PersonID] = []
-        evaluatedOrder.reserveCapacity(considered.count)
-        for id in considered {
-            guard let person = directory.people[id] else { continue }
-            evaluated[id] = evaluate(person: person, names: names[id], nameError: nameless[id])
-            evaluatedOrder.append(id)
-        }
-        resolveCollisions(&evaluated, order: evaluatedOrder)
+        resolveCollisions(&evaluated)
 
         var hubUsers: [HubUserDesired] = []
+        hubUsers.reserveCapacity(evaluated.count)
         var hubGroupMembers: [String: Set<String>] = [:]
-        for id in evaluatedOrder {
-            let entitlement = evaluated[id]!
-            entitlements.append(entitlement)
-            guard entitlement.withheld.allSatisfy({ !$0.hasPrefix("!") }) else { continue }
+        for entitlement in evaluated {
+            guard !entitlement.withheld.contains(where: { $0.hasPrefix("!") }) else { continue }
             if entitlement.hubAccess, let namespace = entitlement.namespace {
                 addPersonalObjects(entitlement, namespace: namespace)
                 var provenance = entitlement.provenance["hub"] ?? []
                 provenance += entitlement.provenance["hub-admin"] ?? []
                 hubUsers.append(
                     HubUserDesired(
-                        name: entitlement.hubUsername, admin: entitlement.hubAdmin, person: id, provenance: provenance))
+                        name: entitlement.hubUsername, admin: entitlement.hubAdmin, person: entitlement.person,
+                        provenance: provenance))
                 for group in entitlement.hubGroups { hubGroupMembers[group, default: []].insert(entitlement.hubUsername) }
             }
         }
+        addProjectObjects(evaluated)
         // Strip the internal "!" marker from withheld reasons.
-        entitlements = entitlements.map { entitlement in
-            var copy = entitlement
-            copy.withheld = copy.withheld.map { $0.hasPrefix("!") ? String($0.dropFirst()) : $0 }
-            return copy
+        for index in evaluated.indices where evaluated[index].withheld.contains(where: { $0.hasPrefix("!") }) {
+            evaluated[index].withheld = evaluated[index].withheld.map { $0.hasPrefix("!") ? String($0.dropFirst()) : $0 }
         }
-        addProjectObjects(evaluated, order: evaluatedOrder)
+        let entitlements = evaluated
 
         var hubGroups: [HubGroupDesired] = []
         if settings.syncHubGroups {
@@ -195,19 +220,22 @@ private struct PlanBuilder {
             }
         }
 
-        // Subject → person for the whole directory (who loses access when a subject leaves a binding).
+        // Subject → person for the whole directory (who loses access when a subject leaves a binding);
+        // when several people have one subject, the smallest identifier owns it.
         var subjectOwners: [String: PersonID] = [:]
         subjectOwners.reserveCapacity(directory.people.count)
-        for id in directory.people.keys.sorted() {
-            let person = directory.people[id]!
+        let subjectUsesHubUsername = computer.subjectUsesHubUsername
+        for (id, person) in directory.people {
+            let subject: String
             if let known = names[id] {
-                subjectOwners[known.subject] = subjectOwners[known.subject] ?? id
-                continue
+                subject = known.subject
+            } else {
+                let hub = subjectUsesHubUsername ? (try? computer.hubUsername(for: person)) ?? "" : ""
+                guard let computed = try? computer.subject(for: person, hubUsername: hub) else { continue }
+                subject = computed
             }
-            let hub = computer.subjectUsesHubUsername ? (try? computer.hubUsername(for: person)) ?? "" : ""
-            if let subject = try? computer.subject(for: person, hubUsername: hub) {
-                if subjectOwners[subject] == nil { subjectOwners[subject] = id }
-            }
+            if let owner = subjectOwners[subject], owner < id { continue }
+            subjectOwners[subject] = id
         }
 
         return DesiredState(
@@ -376,17 +404,19 @@ private struct PlanBuilder {
                     pathNames[path] = groupPath
                 }
                 let provenance = Provenance(person: personID, groupPath: groupPath, rule: .grant(grant.id))
-                var accumulator = people[personID] ?? PersonAccumulator()
-                if grant.hubAccess || grant.hubAdmin { accumulator.hub.append(provenance) }
-                if grant.hubAdmin { accumulator.admin.append(provenance) }
-                if let tier { accumulator.tiers.append((tier, provenance)) }
-                if let project {
-                    for template in project.roleTemplates {
-                        accumulator.projects[project.namespace, default: [:]][template, default: []].append(provenance)
+                // In place (the accumulator's arrays are not copied out of the dictionary and back).
+                func accumulate(_ accumulator: inout PersonAccumulator) {
+                    if grant.hubAccess || grant.hubAdmin { accumulator.hub.append(provenance) }
+                    if grant.hubAdmin { accumulator.admin.append(provenance) }
+                    if let tier { accumulator.tiers.append((tier, provenance)) }
+                    if let project {
+                        for template in project.roleTemplates {
+                            accumulator.projects[project.namespace, default: [:]][template, default: []].append(provenance)
+                        }
                     }
+                    if grant.hubGroup { accumulator.hubGroups[group.name, default: []].append(provenance) }
                 }
-                if grant.hubGroup { accumulator.hubGroups[group.name, default: []].append(provenance) }
-                people[personID] = accumulator
+                accumulate(&people[personID, default: PersonAccumulator()])
             }
         }
     }
@@ -547,60 +577,58 @@ private struct PlanBuilder {
 
     /// Two people with the same hub username, subject or namespace (or a personal namespace equal to
     /// a project namespace) both get nothing: names are never changed to resolve a collision.
-    /// - Parameter order: the keys of `evaluated`, sorted.
-    mutating func resolveCollisions(_ evaluated: inout [PersonID: PersonEntitlement], order: [PersonID]) {
-        var byName: [String: [PersonID]] = [:]
-        for id in order {
-            let entitlement = evaluated[id]!
-            guard entitlement.hasAnyAccess, !entitlement.withheld.contains(where: { $0.hasPrefix("!") }) else { continue }
+    /// - Parameter evaluated: entitlements in identifier order.
+    mutating func resolveCollisions(_ evaluated: inout [PersonEntitlement]) {
+        func isWithheld(_ entitlement: PersonEntitlement) -> Bool { entitlement.withheld.contains { $0.hasPrefix("!") } }
+        var byHubUsername: [String: [Int]] = [:]
+        var byNamespace: [String: [Int]] = [:]
+        var bySubject: [String: [Int]] = [:]
+        bySubject.reserveCapacity(evaluated.count)
+        for index in evaluated.indices {
+            let entitlement = evaluated[index]
+            guard entitlement.hasAnyAccess, !isWithheld(entitlement) else { continue }
             if entitlement.hubAccess {
-                byName["hub username \"\(entitlement.hubUsername)\"", default: []].append(id)
-                if let namespace = entitlement.namespace {
-                    byName["namespace \"\(namespace)\"", default: []].append(id)
-                }
+                byHubUsername[entitlement.hubUsername, default: []].append(index)
+                if let namespace = entitlement.namespace { byNamespace[namespace, default: []].append(index) }
             }
-            byName["subject \"\(entitlement.subject)\"", default: []].append(id)
+            bySubject[entitlement.subject, default: []].append(index)
         }
-        // Only the colliding names are sorted (for a stable diagnostic order), not every name.
-        for key in byName.compactMap({ $0.value.count > 1 ? $0.key : nil }).sorted() {
-            let ids = byName[key]!
-            let who = ids.map { "\(evaluated[$0]!.uid) (\($0.rawValue))" }.joined(separator: ", ")
+        // Only the colliding names are formatted and sorted (for a stable diagnostic order).
+        var collisions: [(key: String, indices: [Int])] = []
+        for (name, indices) in byHubUsername where indices.count > 1 { collisions.append(("hub username \"\(name)\"", indices)) }
+        for (name, indices) in byNamespace where indices.count > 1 { collisions.append(("namespace \"\(name)\"", indices)) }
+        for (name, indices) in bySubject where indices.count > 1 { collisions.append(("subject \"\(name)\"", indices)) }
+        collisions.sort { $0.key < $1.key }
+        for (key, indices) in collisions {
+            let who = indices.map { "\(evaluated[$0].uid) (\(evaluated[$0].person.rawValue))" }.joined(separator: ", ")
             diagnose(.warning, "name-collision", key, "computed for several people, who all get nothing: \(who)")
-            for id in ids { evaluated[id]!.withheld.append("!name collision: \(key) is also computed for someone else") }
+            for index in indices { evaluated[index].withheld.append("!name collision: \(key) is also computed for someone else") }
         }
-        for id in order {
-            guard let namespace = evaluated[id]!.namespace, projects[namespace] != nil,
-                !evaluated[id]!.withheld.contains(where: { $0.hasPrefix("!") })
+        for index in evaluated.indices {
+            guard let namespace = evaluated[index].namespace, projects[namespace] != nil, !isWithheld(evaluated[index])
             else { continue }
             diagnose(
                 .warning, "name-collision", "namespace \"\(namespace)\"",
-                "is both the personal namespace of \(evaluated[id]!.uid) (\(id.rawValue)) and a project namespace; "
-                    + "the person gets nothing")
-            evaluated[id]!.withheld.append("!name collision: personal namespace \(namespace) is a project namespace")
+                "is both the personal namespace of \(evaluated[index].uid) (\(evaluated[index].person.rawValue)) and a "
+                    + "project namespace; the person gets nothing")
+            evaluated[index].withheld.append("!name collision: personal namespace \(namespace) is a project namespace")
         }
         // Withheld people keep no rights in the entitlement.
-        for id in evaluated.keys where evaluated[id]!.withheld.contains(where: { $0.hasPrefix("!") }) {
-            var entitlement = evaluated[id]!
-            entitlement.hubAccess = false
-            entitlement.hubAdmin = false
-            entitlement.namespace = nil
-            entitlement.tier = nil
-            entitlement.projects = [:]
-            entitlement.hubGroups = []
-            entitlement.provenance = [:]
-            evaluated[id] = entitlement
+        for index in evaluated.indices where isWithheld(evaluated[index]) {
+            evaluated[index].hubAccess = false
+            evaluated[index].hubAdmin = false
+            evaluated[index].namespace = nil
+            evaluated[index].tier = nil
+            evaluated[index].projects = [:]
+            evaluated[index].hubGroups = []
+            evaluated[index].provenance = [:]
         }
     }
 
     // MARK: - Objects
 
     func namespaceLabels(_ tier: Tier?) -> [String: String] {
-        var labels = baseLabels
-        let level = (tier?.podSecurity ?? .baseline).rawValue
-        labels[ManagedKeys.podSecurityEnforce] = level
-        labels[ManagedKeys.podSecurityWarn] = level
-        labels[ManagedKeys.podSecurityAudit] = level
-        return labels
+        namespaceLabelsByLevel[tier?.podSecurity ?? .baseline]!
     }
 
     /// Role (when the template has rules) and roleRef for a template in a namespace.
@@ -615,7 +643,12 @@ private struct PlanBuilder {
     }
 
     func bindingAnnotations(template: String?, owner: PersonID?, provenance: [Provenance]) -> [String: String] {
-        var annotations: [String: String] = [ManagedKeys.provenance: Planner.provenanceSummary(provenance)]
+        bindingAnnotations(template: template, owner: owner, summary: Planner.provenanceSummary(provenance))
+    }
+
+    /// - Parameter summary: `Planner.provenanceSummary` of the binding's provenance.
+    func bindingAnnotations(template: String?, owner: PersonID?, summary: String) -> [String: String] {
+        var annotations: [String: String] = [ManagedKeys.provenance: summary]
         if let owner { annotations[ManagedKeys.ownerID] = owner.rawValue }
         if let template {
             annotations[ManagedKeys.roleTemplate] = template
@@ -631,6 +664,7 @@ private struct PlanBuilder {
         let tier = entitlement.tier.flatMap { policy.tiers[$0] }
         let provenance = entitlement.provenance["hub"] ?? []
         let ownerAnnotations = [ManagedKeys.ownerID: id.rawValue]
+        let summary = Planner.provenanceSummary(provenance)
         var emitted = Set<String>()
         func add(_ kind: ObjectKind, _ name: String, _ spec: ObjectSpec, labels: [String: String]? = nil,
                  annotations: [String: String]? = nil, provenance extra: [Provenance] = []) {
@@ -644,7 +678,7 @@ private struct PlanBuilder {
             .namespace, namespace, .namespace, labels: namespaceLabels(tier),
             annotations: [
                 ManagedKeys.ownerID: id.rawValue, ManagedKeys.ownerUID: entitlement.uid,
-                ManagedKeys.provenance: Planner.provenanceSummary(provenance),
+                ManagedKeys.provenance: summary,
             ])
         if let templateName = policy.personalRoleTemplate, let (role, ref) = roleFor(template: templateName, namespace: namespace) {
             if let role {
@@ -654,7 +688,7 @@ private struct PlanBuilder {
             add(
                 .roleBinding, ManagedNames.personalRoleBinding,
                 .roleBinding(roleRef: ref, subjects: [Subject(kind: .user, name: entitlement.subject)]),
-                annotations: bindingAnnotations(template: templateName, owner: id, provenance: provenance))
+                annotations: bindingAnnotations(template: templateName, owner: id, summary: summary))
         }
         let hubSubject = Subject(
             kind: .serviceAccount, name: settings.hubServiceAccount, namespace: settings.naming.hubNamespace)
@@ -693,24 +727,11 @@ private struct PlanBuilder {
         }
     }
 
-    var networkPolicySpec: NetworkPolicySpec {
-        let hubNamespace = ["kubernetes.io/metadata.name": settings.naming.hubNamespace]
-        return NetworkPolicySpec(
-            podSelector: [:],
-            ingressFrom: [
-                NetworkPolicyPeer(namespaceSelector: hubNamespace, podSelector: settings.hubPodLabels),
-                NetworkPolicyPeer(namespaceSelector: hubNamespace, podSelector: settings.proxyPodLabels),
-                // The namespace's own pods (e.g. a Dask scheduler and its workers).
-                NetworkPolicyPeer(namespaceSelector: nil, podSelector: [:]),
-            ])
-    }
-
-    /// - Parameter order: the keys of `evaluated`, sorted.
-    mutating func addProjectObjects(_ evaluated: [PersonID: PersonEntitlement], order: [PersonID]) {
+    /// - Parameter evaluated: entitlements in identifier order.
+    mutating func addProjectObjects(_ evaluated: [PersonEntitlement]) {
         // Members per (namespace, template), from the evaluated entitlements (so withheld people are out).
         var members: [String: [String: [(Subject, [Provenance])]]] = [:]
-        for id in order {
-            let entitlement = evaluated[id]!
+        for entitlement in evaluated {
             for (namespace, templates) in entitlement.projects {
                 for template in templates {
                     let provenance = entitlement.provenance["project:\(namespace):\(template)"] ?? []
