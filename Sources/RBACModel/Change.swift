@@ -78,7 +78,7 @@ public enum ChangeTarget: Hashable, Sendable, Codable {
 /// A value type whose fields live in one copy-on-write box (a copy is one retain: the differ moves
 /// 170k of these through a dictionary and the ordering). Equality, hashing and the Codable form
 /// are exactly those of the fields.
-public struct Change: Hashable, Sendable, Codable, Identifiable {
+public struct Change: Hashable, Sendable, Codable, CustomReflectable, Identifiable {
     fileprivate struct Fields: Hashable, Sendable, Codable {
         var id: String
         var target: ChangeTarget
@@ -162,6 +162,11 @@ public struct Change: Hashable, Sendable, Codable, Identifiable {
     public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
 
     public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
+
+    /// Printed and dumped with its fields (as before they moved into the box).
+    public var customMirror: Mirror {
+        Mirror(self, children: Mirror(reflecting: box.fields).children, displayStyle: .struct)
+    }
 }
 
 /// An existing object that blocks a desired one (unowned object at a desired name, a namespace

@@ -58,12 +58,13 @@ public struct DesiredState: Hashable, Sendable, Codable {
         entitlements: [PersonEntitlement] = [], diagnostics: [Diagnostic] = [], subjectOwners: [String: PersonID] = [:]
     ) {
         self.subjectOwners = subjectOwners
+        // Sized once, one hash per element; the first of duplicate keys wins.
         var byRef = [ObjectRef: DesiredObject](minimumCapacity: objects.count)
-        for object in objects where byRef[object.ref] == nil { byRef[object.ref] = object }
+        byRef.merge(objects.lazy.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
         self.objects = byRef
         self.hub = hub
         var byPerson = [PersonID: PersonEntitlement](minimumCapacity: entitlements.count)
-        for entitlement in entitlements where byPerson[entitlement.person] == nil { byPerson[entitlement.person] = entitlement }
+        byPerson.merge(entitlements.lazy.map { ($0.person, $0) }, uniquingKeysWith: { first, _ in first })
         self.entitlements = byPerson
         self.diagnostics = diagnostics
     }

@@ -50,8 +50,20 @@ public enum Differ {
         desired: DesiredState, observed: ObservedCluster, hub: HubObservedState?, settings: PlanSettings,
         options: DiffOptions = DiffOptions(), now: Date
     ) -> ChangeSet {
+        diff(
+            desired: desired, observed: observed, hub: hub, settings: settings, options: options, now: now,
+            parallelFrom: 4096, parts: Parallel.threads)
+    }
+
+    /// - Parameters:
+    ///   - parallelFrom: with at least this many desired namespaces, they are diffed in `parts`
+    ///     runs in parallel (tests compare both ways).
+    static func diff(
+        desired: DesiredState, observed: ObservedCluster, hub: HubObservedState?, settings: PlanSettings,
+        options: DiffOptions = DiffOptions(), now: Date, parallelFrom: Int, parts: Int
+    ) -> ChangeSet {
         var builder = DiffBuilder(desired: desired, observed: observed, settings: settings, options: options, now: now)
-        builder.diffKube()
+        builder.diffKube(parallelFrom: parallelFrom, parts: parts)
         if let hub { builder.diffHub(hub) }
         return ChangeSet(changes: builder.ordered(), conflicts: builder.conflicts.sorted { ($0.ref, $0.reason.rawValue) < ($1.ref, $1.reason.rawValue) })
     }
@@ -138,8 +150,6 @@ private struct DiffBuilder {
     var changes: [Change] = []
     var position: [String: Int] = [:]
     var conflicts: [Conflict] = []
-    /// Namespace → status for desired namespaces.
-    var namespaceStatus: [String: NamespaceStatus] = [:]
     /// Person → positions (in `changes`) of the changes in their personal namespace that their hub
     /// user must wait for.
     var personalChanges: [PersonID: [Int]] = [:]
@@ -149,15 +159,48 @@ private struct DiffBuilder {
     /// People whose personal namespace has a conflict or skipped object (no hub user yet).
     var blockedPeople: [PersonID: Int] = [:]
 
-    init(desired: DesiredState, observed: ObservedCluster, settings: PlanSettings, options: DiffOptions, now: Date) {
+    /// Owned namespaces met while diffing desired ones that must be retired (owner mismatch).
+    var retiringDesired: [String: ObservedObject] = [:]
+
+    /// - Parameter expectedChanges: capacity to reserve (default: every desired and owned object).
+    init(
+        desired: DesiredState, observed: ObservedCluster, settings: PlanSettings, options: DiffOptions, now: Date,
+        expectedChanges: Int? = nil
+    ) {
         self.desired = desired
         self.observed = observed
         self.settings = settings
         self.options = options
         self.now = now
-        let expected = desired.objects.count + desired.hub.users.count + observed.owned.count + 16
+        let expected = expectedChanges ?? desired.objects.count + desired.hub.users.count + observed.owned.count + 16
         changes.reserveCapacity(expected)
         position.reserveCapacity(expected)
+    }
+
+    /// Appends what another builder found (for later namespaces than this one's) as if this builder
+    /// had found it: positions and conflict indices are shifted.
+    mutating func absorb(_ part: DiffBuilder) {
+        let changeBase = changes.count
+        let conflictBase = conflicts.count
+        changes.append(contentsOf: part.changes)
+        if changeBase == 0 {
+            position = part.position
+        } else {
+            for (id, index) in part.position where position.updateValue(index + changeBase, forKey: id) != nil {
+                preconditionFailure("duplicate change id \(id)")
+            }
+        }
+        conflicts.append(contentsOf: part.conflicts)
+        for (person, indices) in part.personalChanges {
+            personalChanges[person, default: []].append(contentsOf: indices.map { $0 + changeBase })
+        }
+        for (index, dependencies) in part.knownDependencies {
+            knownDependencies[index + changeBase] = dependencies.map { $0 + changeBase }
+        }
+        for (person, conflict) in part.blockedPeople where blockedPeople[person] == nil {
+            blockedPeople[person] = conflict + conflictBase
+        }
+        retiringDesired.merge(part.retiringDesired, uniquingKeysWith: { first, _ in first })
     }
 
     var protected: Set<String> { settings.protectedNamespaces }
@@ -223,7 +266,7 @@ private struct DiffBuilder {
 
     // MARK: - Kubernetes
 
-    mutating func diffKube() {
+    mutating func diffKube(parallelFrom: Int, parts requestedParts: Int) {
         var desiredNamespaces: [String: DesiredObject] = [:]
         var desiredChildren: [String: [DesiredObject]] = [:]
         for object in desired.objects.values {
@@ -243,29 +286,27 @@ private struct DiffBuilder {
             }
         }
 
-        var retiring: [String: ObservedObject] = [:]
-        // Desired namespaces and their contents.
-        for name in desiredNamespaces.keys.sorted() {
-            let namespace = desiredNamespaces[name]!
-            // Within one namespace, ref order is (kind rank, name): the order diffChildren needs.
-            let children = (desiredChildren[name] ?? []).sorted {
-                ($0.ref.kind.creationRank, $0.ref.name) < ($1.ref.kind.creationRank, $1.ref.name)
+        // Desired namespaces and their contents. Each namespace is diffed on its own, so runs of
+        // namespaces are diffed in parallel by separate builders and absorbed in name order: the
+        // same changes, conflicts and positions as one pass over all names.
+        let names = desiredNamespaces.keys.sorted()
+        let parts = names.count < parallelFrom ? 1 : min(requestedParts, names.count)
+        if parts <= 1 {
+            diffDesiredNamespaces(names[...], desiredNamespaces, desiredChildren, ownedNamespaces, ownedChildren)
+        } else {
+            let builders = Parallel.map(parts, minimumChunk: 1) { part in
+                var builder = DiffBuilder(
+                    desired: desired, observed: observed, settings: settings, options: options, now: now,
+                    expectedChanges: desired.objects.count / parts + 16)
+                let lower = names.count * part / parts
+                let upper = names.count * (part + 1) / parts
+                builder.diffDesiredNamespaces(
+                    names[lower..<upper], desiredNamespaces, desiredChildren, ownedNamespaces, ownedChildren)
+                return builder
             }
-            let status = diffNamespace(namespace, owned: ownedNamespaces[name])
-            namespaceStatus[name] = status
-            switch status {
-            case .blocked(let index):
-                skip(Differ.changeID("create", namespace.ref), onConflict: index, owner: namespace.owner)
-                for child in children {
-                    skip(Differ.changeID("create", child.ref), onConflict: index, owner: child.owner)
-                }
-                if let owned = ownedNamespaces[name], conflicts[index].reason == .ownerMismatch {
-                    retiring[name] = owned
-                }
-            case .usable(let change):
-                diffChildren(children, owned: ownedChildren[name] ?? [], namespaceChange: change, namespace: namespace)
-            }
+            for builder in builders { absorb(builder) }
         }
+        var retiring = retiringDesired
         // Owned namespaces no one is entitled to (or mismatched): retire, later delete.
         for name in ownedNamespaces.keys where desiredNamespaces[name] == nil { retiring[name] = ownedNamespaces[name]! }
         var deletable: [(Date, String)] = []
@@ -316,6 +357,32 @@ private struct DiffBuilder {
             let wanted = Set((desiredChildren[name] ?? []).map(\.ref))
             for object in ownedChildren[name]!.sorted(by: { $0.ref < $1.ref }) where !wanted.contains(object.ref) {
                 deleteObject(object)
+            }
+        }
+    }
+
+    /// Diffs desired namespaces (in the order given) and their contents.
+    mutating func diffDesiredNamespaces(
+        _ names: ArraySlice<String>, _ desiredNamespaces: [String: DesiredObject], _ desiredChildren: [String: [DesiredObject]],
+        _ ownedNamespaces: [String: ObservedObject], _ ownedChildren: [String: [ObservedObject]]
+    ) {
+        for name in names {
+            let namespace = desiredNamespaces[name]!
+            // Within one namespace, ref order is (kind rank, name): the order diffChildren needs.
+            let children = (desiredChildren[name] ?? []).sorted {
+                ($0.ref.kind.creationRank, $0.ref.name) < ($1.ref.kind.creationRank, $1.ref.name)
+            }
+            switch diffNamespace(namespace, owned: ownedNamespaces[name]) {
+            case .blocked(let index):
+                skip(Differ.changeID("create", namespace.ref), onConflict: index, owner: namespace.owner)
+                for child in children {
+                    skip(Differ.changeID("create", child.ref), onConflict: index, owner: child.owner)
+                }
+                if let owned = ownedNamespaces[name], conflicts[index].reason == .ownerMismatch {
+                    retiringDesired[name] = owned
+                }
+            case .usable(let change):
+                diffChildren(children, owned: ownedChildren[name] ?? [], namespaceChange: change, namespace: namespace)
             }
         }
     }
@@ -399,14 +466,29 @@ private struct DiffBuilder {
         }
         let id = Differ.changeID("create", namespace.ref)
         add(Change(id: id, target: .kube(.create(namespace)), removesAccess: false, provenance: namespace.provenance,
-                   reason: "create \(namespace.ref): \(Self.why(namespace))"))
+                   reason: Self.createReason(namespace)))
         notePersonal(namespace.owner, id)
         return .usable(change: id)
     }
 
-    static func why(_ object: DesiredObject) -> String {
+    /// `create <ref>: desired by <provenance summary>` (or `: desired` without provenance), built in
+    /// one buffer (one per planned create).
+    static func createReason(_ object: DesiredObject) -> String {
         let summary = object.annotations[ManagedKeys.provenance] ?? Planner.provenanceSummary(object.provenance)
-        return summary.isEmpty ? "desired" : "desired by \(summary)"
+        let ref = object.ref
+        let kind = ref.kind.rawValue
+        var text = "create "
+        text.reserveCapacity(24 + kind.utf8.count + (ref.namespace?.utf8.count ?? 0) + ref.name.utf8.count + summary.utf8.count)
+        text += kind
+        text += " "
+        if let namespace = ref.namespace {
+            text += namespace
+            text += "/"
+        }
+        text += ref.name
+        text += summary.isEmpty ? ": desired" : ": desired by "
+        text += summary
+        return text
     }
 
     /// Records the change just added (with id `id`) as one of `owner`'s personal changes.
@@ -519,7 +601,7 @@ private struct DiffBuilder {
             add(
                 Change(
                     id: id, target: .kube(.create(object)), removesAccess: false, dependsOn: dependsOn,
-                    provenance: object.provenance, reason: "create \(object.ref): \(Self.why(object))"))
+                    provenance: object.provenance, reason: Self.createReason(object)))
             notePersonal(object.owner, id)
             if object.ref.kind == .role { roleChanges[object.ref.name] = id }
         }

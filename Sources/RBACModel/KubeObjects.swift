@@ -193,7 +193,7 @@ public enum ManagedKeys {
 /// A value type whose fields live in one shared, copy-on-write box: the planner and differ pass
 /// 150k of these through dictionaries, sorts and changes, and a copy is one retain instead of one
 /// per field. Equality, hashing and the Codable form are exactly those of the fields.
-public struct DesiredObject: Hashable, Sendable, Codable {
+public struct DesiredObject: Hashable, Sendable, Codable, CustomReflectable {
     fileprivate struct Fields: Hashable, Sendable, Codable {
         var ref: ObjectRef
         var labels: [String: String]
@@ -257,12 +257,17 @@ public struct DesiredObject: Hashable, Sendable, Codable {
     public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
 
     public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
+
+    /// Printed and dumped with its fields (as before they moved into the box).
+    public var customMirror: Mirror {
+        Mirror(self, children: Mirror(reflecting: box.fields).children, displayStyle: .struct)
+    }
 }
 
 /// An object as the cluster reports it, reduced to what planning needs.
 ///
 /// Fields in one shared box, as `DesiredObject` (copies are one retain).
-public struct ObservedObject: Hashable, Sendable, Codable {
+public struct ObservedObject: Hashable, Sendable, Codable, CustomReflectable {
     fileprivate struct Fields: Hashable, Sendable, Codable {
         var ref: ObjectRef
         var uid: String
@@ -341,6 +346,11 @@ public struct ObservedObject: Hashable, Sendable, Codable {
     public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
 
     public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
+
+    /// Printed and dumped with its fields (as before they moved into the box).
+    public var customMirror: Mirror {
+        Mirror(self, children: Mirror(reflecting: box.fields).children, displayStyle: .struct)
+    }
 
     /// Carries both the managed-by label and this instance's label.
     public func isOwned(byInstance instance: String) -> Bool {

@@ -169,44 +169,53 @@ private struct PlanBuilder {
         collectGrants(groupIndex: groupIndex)
         collectOverrides()
 
-        // Names for everyone considered, then collisions.
-        var names: [PersonID: PersonNames] = [:]
-        // Everyone considered, in identifier order (sorted once); entitlements in that order.
-        let considered = people.keys.sorted()
-        names.reserveCapacity(considered.count)
-        var evaluated: [PersonEntitlement] = []
-        evaluated.reserveCapacity(considered.count)
-        for id in considered {
-            guard let person = directory.people[id] else { continue }
-            var personNames: PersonNames?
-            var nameError: String?
-            do {
-                personNames = try computer.names(for: person)
-                names[id] = personNames
+        // Everyone considered, in identifier order (sorted once); entitlements in that order. Names
+        // and entitlements of one person depend on nobody else's: computed in parallel.
+        let consideredPeople = people.keys.sorted().compactMap { directory.people[$0] }
+        let perPerson: [(names: PersonNames?, entitlement: PersonEntitlement)] = Parallel.map(consideredPeople.count) {
+            let person = consideredPeople[$0]
+            do throws(NameError) {
+                let personNames = try computer.names(for: person)
+                return (personNames, evaluate(person: person, names: personNames, nameError: nil))
             } catch {
-                nameError = error.description
+                return (nil, evaluate(person: person, names: nil, nameError: error.description))
             }
-            evaluated.append(evaluate(person: person, names: personNames, nameError: nameError))
+        }
+        var names: [PersonID: PersonNames] = [:]
+        names.reserveCapacity(perPerson.count)
+        var evaluated: [PersonEntitlement] = []
+        evaluated.reserveCapacity(perPerson.count)
+        for (personNames, entitlement) in perPerson {
+            if let personNames { names[entitlement.person] = personNames }
+            evaluated.append(entitlement)
         }
         resolveCollisions(&evaluated)
 
+        // The objects (here) and the subject owners of the whole directory (on another thread).
         var hubUsers: [HubUserDesired] = []
-        hubUsers.reserveCapacity(evaluated.count)
         var hubGroupMembers: [String: Set<String>] = [:]
-        for entitlement in evaluated {
-            guard !entitlement.withheld.contains(where: { $0.hasPrefix("!") }) else { continue }
-            if entitlement.hubAccess, let namespace = entitlement.namespace {
-                addPersonalObjects(entitlement, namespace: namespace)
-                var provenance = entitlement.provenance["hub"] ?? []
-                provenance += entitlement.provenance["hub-admin"] ?? []
-                hubUsers.append(
-                    HubUserDesired(
-                        name: entitlement.hubUsername, admin: entitlement.hubAdmin, person: entitlement.person,
-                        provenance: provenance))
-                for group in entitlement.hubGroups { hubGroupMembers[group, default: []].insert(entitlement.hubUsername) }
-            }
-        }
-        addProjectObjects(evaluated)
+        let snapshot = directory
+        let (_, subjectOwners) = Parallel.both(
+            {
+                hubUsers.reserveCapacity(evaluated.count)
+                for entitlement in evaluated {
+                    guard !entitlement.withheld.contains(where: { $0.hasPrefix("!") }) else { continue }
+                    if entitlement.hubAccess, let namespace = entitlement.namespace {
+                        addPersonalObjects(entitlement, namespace: namespace)
+                        var provenance = entitlement.provenance["hub"] ?? []
+                        provenance += entitlement.provenance["hub-admin"] ?? []
+                        hubUsers.append(
+                            HubUserDesired(
+                                name: entitlement.hubUsername, admin: entitlement.hubAdmin, person: entitlement.person,
+                                provenance: provenance))
+                        for group in entitlement.hubGroups {
+                            hubGroupMembers[group, default: []].insert(entitlement.hubUsername)
+                        }
+                    }
+                }
+                addProjectObjects(evaluated)
+            },
+            { Self.subjectOwners(directory: snapshot, names: names, computer: computer) })
         // Strip the internal "!" marker from withheld reasons.
         for index in evaluated.indices where evaluated[index].withheld.contains(where: { $0.hasPrefix("!") }) {
             evaluated[index].withheld = evaluated[index].withheld.map { $0.hasPrefix("!") ? String($0.dropFirst()) : $0 }
@@ -220,8 +229,17 @@ private struct PlanBuilder {
             }
         }
 
-        // Subject → person for the whole directory (who loses access when a subject leaves a binding);
-        // when several people have one subject, the smallest identifier owns it.
+        return DesiredState(
+            objects: objects, hub: HubDesiredState(users: hubUsers, groups: hubGroups), entitlements: entitlements,
+            diagnostics: diagnostics.sorted(), subjectOwners: subjectOwners)
+    }
+
+    /// Subject → person for the whole directory (who loses access when a subject leaves a binding);
+    /// when several people have one subject, the smallest identifier owns it.
+    /// - Parameter names: the names already computed (for the people considered).
+    static func subjectOwners(
+        directory: DirectorySnapshot, names: [PersonID: PersonNames], computer: NameComputer
+    ) -> [String: PersonID] {
         var subjectOwners: [String: PersonID] = [:]
         subjectOwners.reserveCapacity(directory.people.count)
         let subjectUsesHubUsername = computer.subjectUsesHubUsername
@@ -237,10 +255,7 @@ private struct PlanBuilder {
             if let owner = subjectOwners[subject], owner < id { continue }
             subjectOwners[subject] = id
         }
-
-        return DesiredState(
-            objects: objects, hub: HubDesiredState(users: hubUsers, groups: hubGroups), entitlements: entitlements,
-            diagnostics: diagnostics.sorted(), subjectOwners: subjectOwners)
+        return subjectOwners
     }
 
     // MARK: - Policy and directory checks
