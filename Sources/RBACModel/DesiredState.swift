@@ -58,15 +58,28 @@ public struct DesiredState: Hashable, Sendable, Codable {
         entitlements: [PersonEntitlement] = [], diagnostics: [Diagnostic] = [], subjectOwners: [String: PersonID] = [:]
     ) {
         self.subjectOwners = subjectOwners
-        // Sized once, one hash per element; the first of duplicate keys wins.
-        var byRef = [ObjectRef: DesiredObject](minimumCapacity: objects.count)
-        byRef.merge(objects.lazy.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
-        self.objects = byRef
+        self.objects = Self.index(objects)
         self.hub = hub
         var byPerson = [PersonID: PersonEntitlement](minimumCapacity: entitlements.count)
         byPerson.merge(entitlements.lazy.map { ($0.person, $0) }, uniquingKeysWith: { first, _ in first })
         self.entitlements = byPerson
         self.diagnostics = diagnostics
+    }
+
+    /// With the objects already keyed by `index(_:)` (the planner builds the index beside other work).
+    init(
+        indexedObjects: [ObjectRef: DesiredObject], hub: HubDesiredState, entitlements: [PersonEntitlement],
+        diagnostics: [Diagnostic], subjectOwners: [String: PersonID]
+    ) {
+        self.init(objects: [], hub: hub, entitlements: entitlements, diagnostics: diagnostics, subjectOwners: subjectOwners)
+        self.objects = indexedObjects
+    }
+
+    /// Objects by ref; the first of duplicate refs wins. Sized once, one hash per object.
+    static func index(_ objects: [DesiredObject]) -> [ObjectRef: DesiredObject] {
+        var byRef = [ObjectRef: DesiredObject](minimumCapacity: objects.count)
+        byRef.merge(objects.lazy.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
+        return byRef
     }
 
     /// True when a diagnostic of severity error means the run must not write anything.

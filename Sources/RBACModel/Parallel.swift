@@ -12,7 +12,10 @@ enum Parallel {
     /// Below this many items per thread the hand-off costs more than it saves.
     static let minimumChunk = 1024
 
-    static var threads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    /// Set (for the current task) to run everything on the caller's thread: tests compare both ways.
+    @TaskLocal static var sequential = false
+
+    static var threads: Int { sequential ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// `(0..<count).map(transform)`, in contiguous chunks of at least `minimumChunk` items on up to
     /// `threads` threads.
@@ -53,6 +56,15 @@ enum Parallel {
             }
         }
         return (a!, b!)
+    }
+}
+
+extension Parallel {
+    /// Drops `value` on another thread, so that freeing a large structure is off the caller's path.
+    /// The caller must drop its own references right after.
+    static func release<T: Sendable>(_ value: T) {
+        guard threads > 1 else { return }
+        DispatchQueue.global(qos: .utility).async { withExtendedLifetime(value) {} }
     }
 }
 

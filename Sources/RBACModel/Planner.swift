@@ -172,7 +172,7 @@ private struct PlanBuilder {
         // Everyone considered, in identifier order (sorted once); entitlements in that order. Names
         // and entitlements of one person depend on nobody else's: computed in parallel.
         let consideredPeople = people.keys.sorted().compactMap { directory.people[$0] }
-        let perPerson: [(names: PersonNames?, entitlement: PersonEntitlement)] = Parallel.map(consideredPeople.count) {
+        var perPerson: [(names: PersonNames?, entitlement: PersonEntitlement)] = Parallel.map(consideredPeople.count) {
             let person = consideredPeople[$0]
             do throws(NameError) {
                 let personNames = try computer.names(for: person)
@@ -191,29 +191,32 @@ private struct PlanBuilder {
         }
         resolveCollisions(&evaluated)
 
-        // The objects (here) and the subject owners of the whole directory (on another thread).
+        // People with hub access: their namespaces' objects (in parallel) and hub users.
+        let withHub = evaluated.filter {
+            $0.hubAccess && $0.namespace != nil && !$0.withheld.contains(where: { $0.hasPrefix("!") })
+        }
+        var personal = Parallel.map(withHub.count) { personalObjects(withHub[$0], namespace: withHub[$0].namespace!) }
+        objects.reserveCapacity(personal.count * 8)
+        for list in personal { objects.append(contentsOf: list) }
         var hubUsers: [HubUserDesired] = []
+        hubUsers.reserveCapacity(withHub.count)
         var hubGroupMembers: [String: Set<String>] = [:]
+        for entitlement in withHub {
+            var provenance = entitlement.provenance["hub"] ?? []
+            provenance += entitlement.provenance["hub-admin"] ?? []
+            hubUsers.append(
+                HubUserDesired(
+                    name: entitlement.hubUsername, admin: entitlement.hubAdmin, person: entitlement.person,
+                    provenance: provenance))
+            for group in entitlement.hubGroups { hubGroupMembers[group, default: []].insert(entitlement.hubUsername) }
+        }
+        // Project objects and the object index (here), the subject owners of the whole directory
+        // (on another thread).
         let snapshot = directory
-        let (_, subjectOwners) = Parallel.both(
-            {
-                hubUsers.reserveCapacity(evaluated.count)
-                for entitlement in evaluated {
-                    guard !entitlement.withheld.contains(where: { $0.hasPrefix("!") }) else { continue }
-                    if entitlement.hubAccess, let namespace = entitlement.namespace {
-                        addPersonalObjects(entitlement, namespace: namespace)
-                        var provenance = entitlement.provenance["hub"] ?? []
-                        provenance += entitlement.provenance["hub-admin"] ?? []
-                        hubUsers.append(
-                            HubUserDesired(
-                                name: entitlement.hubUsername, admin: entitlement.hubAdmin, person: entitlement.person,
-                                provenance: provenance))
-                        for group in entitlement.hubGroups {
-                            hubGroupMembers[group, default: []].insert(entitlement.hubUsername)
-                        }
-                    }
-                }
+        let (indexedObjects, subjectOwners) = Parallel.both(
+            { () -> [ObjectRef: DesiredObject] in
                 addProjectObjects(evaluated)
+                return DesiredState.index(objects)
             },
             { Self.subjectOwners(directory: snapshot, names: names, computer: computer) })
         // Strip the internal "!" marker from withheld reasons.
@@ -229,8 +232,18 @@ private struct PlanBuilder {
             }
         }
 
+        // The intermediate state is large (a dictionary per person) and no longer needed: it is
+        // freed on another thread instead of on the way out of the planner.
+        Parallel.release((people, projects, expansionCache, perPerson, personal, objects))
+        people = [:]
+        projects = [:]
+        expansionCache = [:]
+        perPerson = []
+        personal = []
+        objects = []
         return DesiredState(
-            objects: objects, hub: HubDesiredState(users: hubUsers, groups: hubGroups), entitlements: entitlements,
+            indexedObjects: indexedObjects, hub: HubDesiredState(users: hubUsers, groups: hubGroups),
+            entitlements: entitlements,
             diagnostics: diagnostics.sorted(), subjectOwners: subjectOwners)
     }
 
@@ -674,7 +687,10 @@ private struct PlanBuilder {
         return annotations
     }
 
-    mutating func addPersonalObjects(_ entitlement: PersonEntitlement, namespace: String) {
+    /// The objects of a personal namespace (the namespace first).
+    func personalObjects(_ entitlement: PersonEntitlement, namespace: String) -> [DesiredObject] {
+        var objects: [DesiredObject] = []
+        objects.reserveCapacity(8)
         let id = entitlement.person
         let tier = entitlement.tier.flatMap { policy.tiers[$0] }
         let provenance = entitlement.provenance["hub"] ?? []
@@ -740,6 +756,7 @@ private struct PlanBuilder {
                 .networkPolicy, ManagedNames.networkPolicy, .networkPolicy(networkPolicySpec),
                 provenance: [Provenance(person: id, rule: .system("network-policy"))])
         }
+        return objects
     }
 
     /// - Parameter evaluated: entitlements in identifier order.

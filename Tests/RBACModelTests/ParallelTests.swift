@@ -28,6 +28,21 @@ import Testing
         #expect(written == 42)
     }
 
+    /// A directory large enough for the planner's parallel paths plans (and diffs) exactly as on
+    /// one thread.
+    @Test func parallelPlanEqualsSequential() {
+        var generator = DirectoryGenerator(seed: 11, people: 6000, groups: 300)
+        let directory = generator.snapshot()
+        let policy = DirectoryGenerator.policy(groups: 300, people: 6000, now: now)
+        let parallel = Planner.plan(directory: directory, policy: policy, settings: settings, now: now)
+        let sequential = Parallel.$sequential.withValue(true) {
+            Planner.plan(directory: directory, policy: policy, settings: settings, now: now)
+        }
+        #expect(parallel.entitlements.values.filter(\.hasAnyAccess).count > 2 * Parallel.minimumChunk)
+        #expect(parallel.objects.count == sequential.objects.count)
+        #expect(parallel == sequential)
+    }
+
     /// Every diff of a sequence of states (first sync, policy change, change back, conflicts) is the
     /// same when the desired namespaces are diffed in parallel runs as in one pass.
     @Test(arguments: PropertyTests.cases.map(\.seed))
