@@ -149,6 +149,12 @@ private struct DiffBuilder {
     /// Planned changes in the order they were found, and each one's position by id.
     var changes: [Change] = []
     var position: [String: Int] = [:]
+    /// Positions found by parallel builders (see `absorb`), each table shifted by its base.
+    var absorbedPositions: [(base: Int, table: [String: Int])] = []
+    /// Per change (same positions): its id and the integer part of its order key, recorded when
+    /// the change is added (see `ordered()`).
+    var ids: [String] = []
+    var orderClasses: [Int] = []
     var conflicts: [Conflict] = []
     /// Person → positions (in `changes`) of the changes in their personal namespace that their hub
     /// user must wait for.
@@ -175,6 +181,8 @@ private struct DiffBuilder {
         let expected = expectedChanges ?? desired.objects.count + desired.hub.users.count + observed.owned.count + 16
         changes.reserveCapacity(expected)
         position.reserveCapacity(expected)
+        ids.reserveCapacity(expected)
+        orderClasses.reserveCapacity(expected)
     }
 
     /// Appends what another builder found (for later namespaces than this one's) as if this builder
@@ -183,12 +191,15 @@ private struct DiffBuilder {
         let changeBase = changes.count
         let conflictBase = conflicts.count
         changes.append(contentsOf: part.changes)
-        if changeBase == 0 {
+        ids.append(contentsOf: part.ids)
+        orderClasses.append(contentsOf: part.orderClasses)
+        // The part's position table is kept as it is (not re-inserted): its ids name namespaces no
+        // other part has, and everything added later is checked against every table.
+        precondition(part.absorbedPositions.isEmpty)
+        if changeBase == 0, absorbedPositions.isEmpty {
             position = part.position
         } else {
-            for (id, index) in part.position where position.updateValue(index + changeBase, forKey: id) != nil {
-                preconditionFailure("duplicate change id \(id)")
-            }
+            absorbedPositions.append((changeBase, part.position))
         }
         conflicts.append(contentsOf: part.conflicts)
         for (person, indices) in part.personalChanges {
@@ -228,8 +239,38 @@ private struct DiffBuilder {
                 }
             }
         }
-        if position.updateValue(changes.count, forKey: change.id) != nil { preconditionFailure("duplicate change id \(change.id)") }
+        if position.updateValue(changes.count, forKey: change.id) != nil
+            || absorbedPositions.contains(where: { $0.table[change.id] != nil })
+        {
+            preconditionFailure("duplicate change id \(change.id)")
+        }
         changes.append(change)
+        ids.append(change.id)
+        orderClasses.append(Self.orderClass(change))
+    }
+
+    /// The position of the change with this id.
+    func position(of id: String) -> Int? {
+        if let found = position[id] { return found }
+        for (base, table) in absorbedPositions {
+            if let found = table[id] { return base + found }
+        }
+        return nil
+    }
+
+    /// The integer part of a change's order key: revocations first, then deletes, then kind rank.
+    static func orderClass(_ change: Change) -> Int {
+        var isDelete = 1
+        var rank = 10
+        switch change.target {
+        case .kube(let action):
+            if case .delete = action { isDelete = 0 }
+            rank = action.ref.kind.creationRank
+        case .hub(let action):
+            if case .deleteUser = action { isDelete = 0 }
+            if case .deleteGroup = action { isDelete = 0 }
+        }
+        return (change.removesAccess ? 0 : 1) << 16 | isDelete << 8 | rank
     }
 
     mutating func conflict(_ ref: String, _ reason: Conflict.Reason, _ detail: String) -> Int {
@@ -753,28 +794,40 @@ private struct DiffBuilder {
     /// Revocations first, then a topological order of the rest; ties by (delete first, kind rank, id).
     func ordered() -> [Change] {
         let count = changes.count
-        // The integer part of every change's key (revocation, delete, kind rank), and its id: the
-        // key is (class, id). Every change is ranked by its key once, so the heap of ready changes
-        // compares integers (the order is the keys' order all the same).
-        var classes = [Int](repeating: 0, count: count)
-        var ids: [String] = []
-        ids.reserveCapacity(count)
-        for index in 0..<count {
-            let change = changes[index]
-            var isDelete = 1
-            var rank = 10
-            switch change.target {
-            case .kube(let action):
-                if case .delete = action { isDelete = 0 }
-                rank = action.ref.kind.creationRank
-            case .hub(let action):
-                if case .deleteUser = action { isDelete = 0 }
-                if case .deleteGroup = action { isDelete = 0 }
-            }
-            classes[index] = (change.removesAccess ? 0 : 1) << 16 | isDelete << 8 | rank
-            ids.append(change.id)
+        // Every change's key is (order class, id). Each change is ranked by its key once, so the
+        // heap of ready changes compares integers (the order is the keys' order all the same).
+        // Keys are unique (ids are), so sorting halves in parallel and merging them gives the same
+        // order as one sort.
+        let classes = self.orderClasses
+        let ids = self.ids
+        func precedes(_ lhs: Int, _ rhs: Int) -> Bool {
+            classes[lhs] != classes[rhs] ? classes[lhs] < classes[rhs] : ids[lhs] < ids[rhs]
         }
-        let byKey = (0..<count).sorted { classes[$0] != classes[$1] ? classes[$0] < classes[$1] : ids[$0] < ids[$1] }
+        var byKey: [Int]
+        if count >= 4 * Parallel.minimumChunk, Parallel.threads > 1 {
+            let middle = count / 2
+            let halves = Parallel.map(2, minimumChunk: 1) { half in
+                (half == 0 ? Array(0..<middle) : Array(middle..<count)).sorted(by: precedes)
+            }
+            byKey = []
+            byKey.reserveCapacity(count)
+            var left = 0
+            var right = 0
+            let (first, second) = (halves[0], halves[1])
+            while left < first.count, right < second.count {
+                if precedes(second[right], first[left]) {
+                    byKey.append(second[right])
+                    right += 1
+                } else {
+                    byKey.append(first[left])
+                    left += 1
+                }
+            }
+            byKey += first[left...]
+            byKey += second[right...]
+        } else {
+            byKey = (0..<count).sorted(by: precedes)
+        }
         var rank = [Int](repeating: 0, count: count)
         for (order, index) in byKey.enumerated() { rank[index] = order }
         // Dependency edges (distinct per change), then dependants per change in one flat array.
@@ -801,7 +854,7 @@ private struct DiffBuilder {
                 if let (lastID, lastPosition) = lastLookup, lastID == id {
                     dependency = lastPosition
                 } else {
-                    guard let found = position[id] else { continue }
+                    guard let found = position(of: id) else { continue }
                     dependency = found
                     lastLookup = (id, found)
                 }

@@ -41,6 +41,15 @@ import Testing
         #expect(parallel.entitlements.values.filter(\.hasAnyAccess).count > 2 * Parallel.minimumChunk)
         #expect(parallel.objects.count == sequential.objects.count)
         #expect(parallel == sequential)
+
+        // And its diff (namespaces in parallel runs, the order's sort in two halves).
+        let diff = Differ.diff(desired: parallel, observed: ObservedCluster(), hub: HubObservedState(), settings: settings, now: now)
+        let oneThread = Parallel.$sequential.withValue(true) {
+            Differ.diff(desired: sequential, observed: ObservedCluster(), hub: HubObservedState(), settings: settings, now: now)
+        }
+        #expect(diff.changes.count > 4 * Parallel.minimumChunk)
+        #expect(diff.changes.map(\.id) == oneThread.changes.map(\.id))
+        #expect(diff == oneThread)
     }
 
     /// Every diff of a sequence of states (first sync, policy change, change back, conflicts) is the
