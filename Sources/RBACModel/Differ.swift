@@ -239,11 +239,9 @@ private struct DiffBuilder {
                 }
             }
         }
-        if position.updateValue(changes.count, forKey: change.id) != nil
-            || absorbedPositions.contains(where: { $0.table[change.id] != nil })
-        {
-            preconditionFailure("duplicate change id \(change.id)")
-        }
+        if position.updateValue(changes.count, forKey: change.id) != nil { preconditionFailure("duplicate change id \(change.id)") }
+        // Absorbed tables hold ids of desired namespaces' contents, which nothing added later can have.
+        assert(!absorbedPositions.contains { $0.table[change.id] != nil }, "duplicate change id \(change.id)")
         changes.append(change)
         ids.append(change.id)
         orderClasses.append(Self.orderClass(change))
@@ -308,24 +306,8 @@ private struct DiffBuilder {
     // MARK: - Kubernetes
 
     mutating func diffKube(parallelFrom: Int, parts requestedParts: Int) {
-        var desiredNamespaces: [String: DesiredObject] = [:]
-        var desiredChildren: [String: [DesiredObject]] = [:]
-        for object in desired.objects.values {
-            if object.ref.kind == .namespace {
-                desiredNamespaces[object.ref.name] = object
-            } else if let namespace = object.ref.namespace {
-                desiredChildren[namespace, default: []].append(object)
-            }
-        }
-        var ownedNamespaces: [String: ObservedObject] = [:]
-        var ownedChildren: [String: [ObservedObject]] = [:]
-        for object in observed.owned.values {
-            if object.ref.kind == .namespace {
-                ownedNamespaces[object.ref.name] = object
-            } else if let namespace = object.ref.namespace {
-                ownedChildren[namespace, default: []].append(object)
-            }
-        }
+        let (desiredNamespaces, desiredChildren) = Self.byNamespace(desired.objects.values, ref: \.ref)
+        let (ownedNamespaces, ownedChildren) = Self.byNamespace(observed.owned.values, ref: \.ref)
 
         // Desired namespaces and their contents. Each namespace is diffed on its own, so runs of
         // namespaces are diffed in parallel by separate builders and absorbed in name order: the
@@ -400,6 +382,33 @@ private struct DiffBuilder {
                 deleteObject(object)
             }
         }
+    }
+
+    /// Namespaces by name, and the other objects by their namespace (in no particular order: every
+    /// use sorts them or looks them up). Large collections are grouped in two halves in parallel.
+    static func byNamespace<Objects: Collection>(
+        _ objects: Objects, ref: (Objects.Element) -> ObjectRef
+    ) -> (namespaces: [String: Objects.Element], children: [String: [Objects.Element]]) {
+        func group(_ slice: Objects.SubSequence) -> ([String: Objects.Element], [String: [Objects.Element]]) {
+            var namespaces: [String: Objects.Element] = [:]
+            var children: [String: [Objects.Element]] = [:]
+            for object in slice {
+                let ref = ref(object)
+                if ref.kind == .namespace {
+                    namespaces[ref.name] = object
+                } else if let namespace = ref.namespace {
+                    children[namespace, default: []].append(object)
+                }
+            }
+            return (namespaces, children)
+        }
+        guard objects.count >= 8 * Parallel.minimumChunk, Parallel.threads > 1 else { return group(objects[...]) }
+        let middle = objects.index(objects.startIndex, offsetBy: objects.count / 2)
+        let halves = Parallel.map(2, minimumChunk: 1) { group($0 == 0 ? objects[..<middle] : objects[middle...]) }
+        var (namespaces, children) = halves[0]
+        namespaces.merge(halves[1].0, uniquingKeysWith: { first, _ in first })
+        for (namespace, list) in halves[1].1 { children[namespace, default: []].append(contentsOf: list) }
+        return (namespaces, children)
     }
 
     /// Diffs desired namespaces (in the order given) and their contents.
@@ -720,7 +729,8 @@ private struct DiffBuilder {
                 Change(
                     id: Differ.changeID(action), target: .hub(action), removesAccess: false,
                     dependsOn: waitFor.map { changes[$0].id }, provenance: user.provenance,
-                    reason: "create hub user \(name)\(user.admin ? " (admin)" : ""): \(Planner.provenanceSummary(user.provenance))"),
+                    reason: "create hub user \(name)\(user.admin ? " (admin)" : ""): \(Planner.provenanceSummary(user.provenance))",
+                    person: user.person),
                 dependencyPositions: waitFor)
             existingAfter.insert(name)
         }
@@ -864,6 +874,10 @@ private struct DiffBuilder {
             }
             indegree[index] = edges.count - first
         }
+        // Usually every dependency ranks before its dependant (namespaces before their contents,
+        // Roles before bindings, personal objects before hub users): then the key order is itself
+        // the smallest topological order and no heap is needed.
+        if edges.allSatisfy({ rank[$0.from] < rank[$0.to] }) { return byKey.map { changes[$0] } }
         var start = [Int](repeating: 0, count: count + 1)
         for index in 0..<count { start[index + 1] = start[index] + outdegree[index] }
         var fill = start
