@@ -119,13 +119,13 @@ public enum DirectoryReader {
 
         // Ranged retrieval continuations (Active Directory).
         let memberAttribute = schema.memberAttribute
-        for index in groups.indices where !groups[index].members.isComplete {
+        for index in groups.indices {
+            guard var retrieval = groups[index].pendingRetrieval else { continue }
             guard schema.rangedRetrieval else {
                 throw LDAPError(
                     .unsupported,
                     "group \(groups[index].dn) returned a ranged \(memberAttribute) but ranged retrieval is off in the schema")
             }
-            var retrieval = groups[index].members
             while let request = retrieval.nextRequest {
                 let dn = groups[index].dn.original
                 let answers = try await groupsConnection.search(
@@ -133,7 +133,8 @@ public enum DirectoryReader {
                 report.rangedFollowUps += 1
                 try retrieval.absorb(answers.first?.attributes ?? [])
             }
-            groups[index].members = retrieval
+            groups[index].members = MemberValues(retrieval.values)
+            groups[index].pendingRetrieval = nil
         }
 
         try await checkMemberReadability(groups, connection: groupsConnection, config: config, logger: logger)
@@ -171,8 +172,8 @@ public enum DirectoryReader {
         let disabledTest = config.disabled
         let (records, summary) = try await connection.search(
             base: base, scope: config.people.scope, filter: LDAPFilter.and([schema.personFilter, config.people.filter]),
-            attributes: unique(attributes), pageSize: config.pageSize
-        ) { entry in try PersonRecord(entry: entry, schema: schema, disabled: disabledTest, nowSeconds: nowSeconds) }
+            attributes: unique(attributes), pageSize: config.pageSize,
+            decoder: PersonDecoder(schema: schema, disabled: disabledTest, nowSeconds: nowSeconds))
         return (records, summary, ContinuousClock.now - started)
     }
 
@@ -184,8 +185,7 @@ public enum DirectoryReader {
         let (records, summary) = try await connection.search(
             base: base, scope: config.groups.scope, filter: LDAPFilter.and([schema.groupFilter, config.groups.filter]),
             attributes: unique([schema.groupNameAttribute, schema.memberAttribute, "objectClass"]),
-            pageSize: config.pageSize
-        ) { entry in try GroupRecord(entry: entry, schema: schema) }
+            pageSize: config.pageSize, decoder: GroupDecoder(schema: schema))
         return (records, summary, ContinuousClock.now - started)
     }
 
@@ -216,21 +216,21 @@ public enum DirectoryReader {
         var unresolvedExamples: [String] = []
         for record in records {
             var group = Group(name: record.name, dn: record.dn)
-            for raw in record.members.values {
+            record.members.forEach { raw in
                 let value = String(decoding: raw, as: UTF8.self)
                 switch config.schema.memberValue {
                 case .dn:
                     if let id = personByDNText[value] {
                         group.memberPeople.insert(id)
-                        continue
+                        return
                     }
                     if let target = groupByDNText[value] {
                         group.memberGroups.insert(target)
-                        continue
+                        return
                     }
                     guard let dn = try? DistinguishedName(value) else {
                         group.unresolvedMembers.append(value)
-                        continue
+                        return
                     }
                     if personByDN == nil {
                         personByDN = Dictionary(people.values.map { ($0.dn, $0.id) }, uniquingKeysWith: { first, _ in first })
@@ -333,7 +333,7 @@ public enum DirectoryReader {
         _ groups: [GroupRecord], check: MemberReadCheck, attribute: String, bind: String
     ) throws(LDAPError) {
         if check.rejectAllGroupsEmpty, groups.count >= max(1, check.minimumGroupsForEmptyCheck),
-            groups.allSatisfy({ $0.members.values.isEmpty })
+            groups.allSatisfy({ $0.members.isEmpty })
         {
             throw LDAPError(
                 .memberAttributeUnreadable,
@@ -348,7 +348,7 @@ public enum DirectoryReader {
             guard !matches.isEmpty else {
                 throw LDAPError(.memberAttributeUnreadable, "the canary group \(canary) was not found")
             }
-            if matches.allSatisfy({ $0.members.values.isEmpty }) {
+            if matches.allSatisfy({ $0.members.isEmpty }) {
                 throw LDAPError(
                     .memberAttributeUnreadable,
                     "the canary group \(canary) came back without members: \(bind) probably cannot read \(attribute)")
@@ -397,76 +397,43 @@ public struct DirectoryRead: Sendable {
     }
 }
 
-/// A person entry converted on the connection's thread.
+/// A person entry converted (see `PersonDecoder`).
 struct PersonRecord: Sendable {
     var dn: DistinguishedName
     var person: Person?
     var skipReason: String?
 
+    init(dn: DistinguishedName, person: Person?, skipReason: String?) {
+        self.dn = dn
+        self.person = person
+        self.skipReason = skipReason
+    }
+
     init(entry: LDAPEntry, schema: DirectorySchema, disabled: DisabledTest, nowSeconds: Double) throws(LDAPError) {
-        dn = try DirectoryReader.parseDN(entry.dn)
-        guard let rawID = entry.values(schema.identifierAttribute).first else {
-            throw LDAPError(
-                .invalidEntry,
-                "\(entry.dn) has no \(schema.identifierAttribute): the bind cannot read it or the schema mapping is wrong")
+        let decoder = PersonDecoder(schema: schema, disabled: disabled, nowSeconds: nowSeconds)
+        var page = decoder.makePage(capacity: 1)
+        page.append(entry, slots: decoder.slots)
+        var record: PersonRecord?
+        do {
+            try page.forEachEntry { record = try decoder.record($0) }
+        } catch let error as LDAPError {
+            throw error
+        } catch {
+            throw LDAPError(.invalidEntry, "\(entry.dn): \(error)")
         }
-        let id: String
-        switch schema.identifierFormat {
-        case .text:
-            id = String(decoding: rawID, as: UTF8.self)
-            guard !id.isEmpty else { throw LDAPError(.invalidEntry, "\(entry.dn) has an empty \(schema.identifierAttribute)") }
-        case .activeDirectoryGUID:
-            do {
-                id = try ObjectGUID.string(fromBytes: rawID)
-            } catch {
-                throw LDAPError(.invalidEntry, "\(entry.dn): \(error.message)")
-            }
-        }
-        let logins = entry.strings(schema.loginAttribute)
-        guard !logins.isEmpty else {
-            person = nil
-            skipReason = "no \(schema.loginAttribute)"
-            return
-        }
-        // A multi-valued uid: prefer the value naming the entry (its RDN), else the first.
-        var login = logins[0]
-        if logins.count > 1, let rdn = dn.rdns.first,
-            let named = rdn.first(where: { $0.type.asciiCaseInsensitiveEquals(schema.loginAttribute) })
-        {
-            login = logins.first { $0.lowercased() == named.value } ?? login
-        }
-        var displayName: String?
-        for attribute in schema.displayNameAttributes {
-            if let value = entry.string(attribute) {
-                displayName = value
-                break
-            }
-        }
-        person = Person(
-            id: PersonID(id), uid: login, dn: dn, displayName: displayName, mail: entry.string(schema.mailAttribute),
-            uidNumber: entry.string(schema.uidNumberAttribute).flatMap { Int($0.trimmingWhitespace()) },
-            gidNumber: entry.string(schema.gidNumberAttribute).flatMap { Int($0.trimmingWhitespace()) },
-            disabled: disabled.matches(entry, nowSeconds: nowSeconds))
-        skipReason = nil
+        self = record!
     }
 }
 
-/// A group entry converted on the connection's thread.
+/// A group entry converted (see `GroupDecoder`).
 struct GroupRecord: Sendable {
     var dn: DistinguishedName
     var name: String
     var objectClasses: Set<String>
     /// Whether the member attribute (ranged or not) was in the entry at all.
     var memberAttributePresent: Bool
-    var members: RangedRetrieval
-
-    init(entry: LDAPEntry, schema: DirectorySchema) throws(LDAPError) {
-        dn = try DirectoryReader.parseDN(entry.dn)
-        let rdnValue = entry.dn.split(separator: ",").first.flatMap { $0.split(separator: "=", maxSplits: 1).last }
-        name = entry.string(schema.groupNameAttribute) ?? dn.leafValue ?? rdnValue.map(String.init) ?? entry.dn
-        objectClasses = Set(entry.strings("objectClass").map { $0.lowercased() })
-        let memberAttributes = entry.attributes(withBase: schema.memberAttribute)
-        memberAttributePresent = !memberAttributes.isEmpty
-        members = try RangedRetrieval(attribute: schema.memberAttribute, initial: memberAttributes)
-    }
+    /// The member values read so far (all of them once `pendingRetrieval` is nil).
+    var members: MemberValues
+    /// An Active Directory ranged retrieval that needs follow-up searches.
+    var pendingRetrieval: RangedRetrieval?
 }

@@ -169,10 +169,49 @@ public final class LDAPConnection: @unchecked Sendable {
             timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
         return try await run { raw in
             // Pages are converted on other threads while the next page is being received.
-            let pipeline = ConversionPipeline(transform: transform)
+            let pipeline = ConversionPipeline<[LDAPEntry], T>(concurrent: true) { entries in
+                var converted: [T] = []
+                converted.reserveCapacity(entries.count)
+                for entry in entries {
+                    if let value = try transform(entry) { converted.append(value) }
+                }
+                return converted
+            }
             let summary: LDAPSearchSummary
             do {
                 summary = try raw.search(request) { page in pipeline.submit(page) }
+            } catch {
+                _ = try? pipeline.finish()
+                throw error
+            }
+            return (try pipeline.finish(), summary)
+        }
+    }
+
+    /// Searches with a decoder that reads each entry in place, on the connection's thread, into a
+    /// page of its own format (no `LDAPEntry`); each completed page is then converted — on a
+    /// global dispatch queue while the next page is received when `concurrent`, else right there.
+    /// Results keep the server's order; errors as for `search(…transform:)`.
+    func search<Decoder: EntryPageDecoder>(
+        base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [],
+        pageSize: Int? = 500, decoder: Decoder, concurrent: Bool = true
+    ) async throws -> (results: [Decoder.Output], summary: LDAPSearchSummary) {
+        let request = RawSearchRequest(
+            base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
+            timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
+        return try await run { raw in
+            let pipeline = ConversionPipeline<Decoder.Page, Decoder.Output>(concurrent: concurrent) { page in
+                try decoder.convert(page)
+            }
+            var page = decoder.makePage(capacity: pageSize ?? 0)
+            let summary: LDAPSearchSummary
+            do {
+                summary = try raw.searchVisiting(
+                    request, visit: { entry in try decoder.decode(entry, into: &page) },
+                    pageDone: {
+                        pipeline.submit(page)
+                        page = decoder.makePage(capacity: pageSize ?? 0)
+                    })
             } catch {
                 _ = try? pipeline.finish()
                 throw error
@@ -259,37 +298,51 @@ extension LDAPConfiguration.PasswordSource {
     }
 }
 
-/// Converts search pages concurrently, keeping page order; the first error wins.
-private final class ConversionPipeline<T: Sendable>: @unchecked Sendable {
-    private let transform: @Sendable (LDAPEntry) throws -> T?
+/// Reads entries in place into pages of its own format, and converts whole pages (see
+/// `LDAPConnection.search(…decoder:)`). `decode` runs on the connection's thread while the server
+/// may still be sending, so it should only copy what it needs; `convert` may run on another thread.
+protocol EntryPageDecoder: Sendable {
+    associatedtype Page: Sendable
+    associatedtype Output: Sendable
+    func makePage(capacity: Int) -> Page
+    func decode(_ entry: RawEntryView, into page: inout Page) throws
+    func convert(_ page: Page) throws -> [Output]
+}
+
+/// Converts search pages — concurrently on global queues, or inline — keeping page order; the
+/// first error wins.
+private final class ConversionPipeline<Page: Sendable, T: Sendable>: @unchecked Sendable {
+    private let convert: @Sendable (Page) throws -> [T]
+    private let concurrent: Bool
     private let lock = NSLock()
     private let group = DispatchGroup()
     private var pages: [[T]] = []
     private var firstError: (any Error)?
 
-    init(transform: @escaping @Sendable (LDAPEntry) throws -> T?) {
-        self.transform = transform
+    init(concurrent: Bool, convert: @escaping @Sendable (Page) throws -> [T]) {
+        self.concurrent = concurrent
+        self.convert = convert
     }
 
-    func submit(_ entries: [LDAPEntry]) {
+    func submit(_ page: Page) {
         let index = lock.withLock {
             pages.append([])
             return pages.count - 1
         }
-        let transform = self.transform
-        group.enter()
-        DispatchQueue.global().async {
-            defer { self.group.leave() }
+        let convert = self.convert
+        let work: @Sendable () -> Void = {
             do {
-                var converted: [T] = []
-                converted.reserveCapacity(entries.count)
-                for entry in entries {
-                    if let value = try transform(entry) { converted.append(value) }
-                }
+                let converted = try convert(page)
                 self.lock.withLock { self.pages[index] = converted }
             } catch {
                 self.lock.withLock { if self.firstError == nil { self.firstError = error } }
             }
+        }
+        guard concurrent else { return work() }
+        group.enter()
+        DispatchQueue.global().async {
+            defer { self.group.leave() }
+            work()
         }
     }
 
@@ -298,7 +351,12 @@ private final class ConversionPipeline<T: Sendable>: @unchecked Sendable {
         group.wait()
         return try lock.withLock {
             if let firstError { throw firstError }
-            return Array(pages.joined())
+            if pages.count == 1 { return pages[0] }
+            var all: [T] = []
+            all.reserveCapacity(pages.reduce(0) { $0 + $1.count })
+            for page in pages { all += page }
+            pages = []
+            return all
         }
     }
 }
