@@ -73,8 +73,10 @@ public enum DirectoryReader {
         // People and groups, concurrently.
         async let peopleSearch = searchPeople(peopleConnection, base: peopleBase, config: config, now: now)
         async let groupSearch = searchGroups(groupsConnection, base: groupsBase, config: config)
-        let (records, peopleSummary, peopleDuration) = try await peopleSearch
-        var (groups, groupSummary, groupDuration) = try await groupSearch
+        let (recordPages, peopleSummary, peopleDuration) = try await peopleSearch
+        let (groupPages, groupSummary, groupDuration) = try await groupSearch
+        var groups = Array(groupPages.joined())
+        let recordCount = recordPages.reduce(0) { $0 + $1.count }
         report.peopleSearchDuration = peopleDuration
         report.groupSearchDuration = groupDuration
         report.peopleEntries = peopleSummary.entries
@@ -95,18 +97,20 @@ public enum DirectoryReader {
         }
 
         var people: [PersonID: Person] = [:]
-        people.reserveCapacity(records.count)
+        people.reserveCapacity(recordCount)
         // Most member values are the target's DN exactly as the server returns it: look those up
-        // by their text first and parse (normalise) only the ones that differ.
-        var personByDNText: [String: PersonID] = [:]
-        personByDNText.reserveCapacity(records.count)
-        for record in records {
+        // by their bytes first and parse (normalise) only the ones that differ.
+        var dnTexts = ByteKeyTable(capacity: recordCount + groups.count)
+        var personIDs: [PersonID] = []
+        personIDs.reserveCapacity(recordCount)
+        for record in recordPages.joined() {
             guard var person = record.person else {
                 report.skippedPeople.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
                 continue
             }
             if !disabledByFilter.isEmpty, disabledByFilter.contains(person.dn) { person.disabled = true }
-            personByDNText[person.dn.original] = person.id
+            dnTexts.set(dnTexts.entry(person.dn.original), first: Int32(personIDs.count))
+            personIDs.append(person.id)
             if let other = people.updateValue(person, forKey: person.id) {
                 throw LDAPError(
                     .duplicateIdentifier,
@@ -139,7 +143,8 @@ public enum DirectoryReader {
 
         try await checkMemberReadability(groups, connection: groupsConnection, config: config, logger: logger)
 
-        let resolved = try resolveMembers(groups, people: people, personByDNText: personByDNText, config: config)
+        let resolved = try resolveMembers(
+            groups, people: people, personIDs: personIDs, dnTexts: dnTexts, config: config)
         report.unresolvedMembers = resolved.unresolved
 
         var snapshot = DirectorySnapshot()
@@ -160,7 +165,7 @@ public enum DirectoryReader {
 
     private static func searchPeople(
         _ connection: LDAPConnection, base: String, config: LDAPConfiguration, now: Date
-    ) async throws -> ([PersonRecord], LDAPSearchSummary, Duration) {
+    ) async throws -> ([[PersonRecord]], LDAPSearchSummary, Duration) {
         let started = ContinuousClock.now
         let schema = config.schema
         var attributes = [
@@ -179,7 +184,7 @@ public enum DirectoryReader {
 
     private static func searchGroups(
         _ connection: LDAPConnection, base: String, config: LDAPConfiguration
-    ) async throws -> ([GroupRecord], LDAPSearchSummary, Duration) {
+    ) async throws -> ([[GroupRecord]], LDAPSearchSummary, Duration) {
         let started = ContinuousClock.now
         let schema = config.schema
         let (records, summary) = try await connection.search(
@@ -190,25 +195,110 @@ public enum DirectoryReader {
     }
 
     /// Resolves member values (DNs or login names) into people and nested groups.
+    ///
+    /// `dnTexts` maps each person's DN text (bytes as returned) to its index in `personIDs`
+    /// (`first`); the groups' DN texts are added here (`second`: group index + 1). Values are
+    /// looked up by their bytes; where that could differ from comparing Strings (canonically
+    /// equivalent non-ASCII text) the String dictionaries decide, as do DN-normalised lookups
+    /// for values that differ in case, spacing or escaping.
     static func resolveMembers(
-        _ records: [GroupRecord], people: [PersonID: Person], personByDNText: [String: PersonID],
+        _ records: [GroupRecord], people: [PersonID: Person], personIDs: [PersonID], dnTexts: ByteKeyTable,
         config: LDAPConfiguration
     ) throws(LDAPError) -> (groups: [DistinguishedName: Group], unresolved: Int) {
         var groupByDN: [DistinguishedName: DistinguishedName] = [:]
-        var groupByDNText: [String: DistinguishedName] = [:]
         groupByDN.reserveCapacity(records.count)
-        groupByDNText.reserveCapacity(records.count)
-        for group in records {
+        var table = dnTexts
+        for (index, group) in records.enumerated() {
             if groupByDN.updateValue(group.dn, forKey: group.dn) != nil {
                 throw LDAPError(.duplicateIdentifier, "the group \(group.dn) was returned twice")
             }
-            groupByDNText[group.dn.original] = group.dn
+            table.set(table.entry(group.dn.original), second: Int32(index + 1))
         }
-        // Built only when needed: DN-normalised lookup for values that differ in case, spacing or
-        // escaping, and login-name lookups for RFC 2307.
+        let dnTexts = table
+        // An ASCII value equals a non-ASCII text as a String only if the text's NFC form is that
+        // ASCII text, which then has one byte per Unicode scalar of the text: only values of those
+        // lengths need the String lookups of non-ASCII texts.
+        var nonASCIIScalarCounts: Set<Int> = []
+        for id in personIDs {
+            if let text = people[id]?.dn.original, !text.utf8.allSatisfy({ $0 < 0x80 }) {
+                nonASCIIScalarCounts.insert(text.unicodeScalars.count)
+            }
+        }
+        for group in records where !group.dn.original.utf8.allSatisfy({ $0 < 0x80 }) {
+            nonASCIIScalarCounts.insert(group.dn.original.unicodeScalars.count)
+        }
+        // String-keyed lookups, built only when needed: all DN texts (for a non-ASCII value that
+        // is not byte-identical to one), the non-ASCII DN texts (an ASCII value can equal one of
+        // those as a String), DN-normalised lookup, and login-name lookups for RFC 2307.
+        var personByDNText: [String: PersonID]?
+        var groupByDNText: [String: DistinguishedName]?
+        var nonASCIIPersonDNText: [String: PersonID]?
+        var nonASCIIGroupDNText: [String: DistinguishedName]?
         var personByDN: [DistinguishedName: PersonID]?
         var personByLogin: [String: [PersonID]]?
         var personByLoginFolded: [String: [PersonID]]?
+        // RFC 2307 login names by bytes, exact and ASCII-lowercased: first person index and count.
+        // Valid for ASCII values when every login name is ASCII (then bytes compare as Strings do).
+        let byLogin = config.schema.memberValue == .loginName
+        let allLoginsASCII = byLogin && personIDs.allSatisfy { people[$0]!.uid.utf8.allSatisfy { $0 < 0x80 } }
+        var exactLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
+        var foldedLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
+        if allLoginsASCII {
+            for (index, id) in personIDs.enumerated() {
+                var uid = people[id]!.uid
+                let entry = exactLogins.entry(uid)
+                if exactLogins.second[entry] == 0 { exactLogins.set(entry, first: Int32(index)) }
+                exactLogins.set(entry, second: exactLogins.second[entry] + 1)
+                let lowered = uid.withUTF8 { $0.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 } }
+                let folded = lowered.withUnsafeBufferPointer { foldedLogins.entry($0) }
+                if foldedLogins.second[folded] == 0 { foldedLogins.set(folded, first: Int32(index)) }
+                foldedLogins.set(folded, second: foldedLogins.second[folded] + 1)
+            }
+        }
+        let loginTable = (exact: exactLogins, folded: foldedLogins)
+
+        func personDNText(_ value: String, ascii: Bool) -> PersonID? {
+            if ascii {
+                guard nonASCIIScalarCounts.contains(value.utf8.count) else { return nil }
+                if nonASCIIPersonDNText == nil {
+                    var map: [String: PersonID] = [:]
+                    for id in personIDs {
+                        if let person = people[id], !person.dn.original.utf8.allSatisfy({ $0 < 0x80 }) {
+                            map[person.dn.original] = id
+                        }
+                    }
+                    nonASCIIPersonDNText = map
+                }
+                return nonASCIIPersonDNText![value]
+            }
+            if personByDNText == nil {
+                var map: [String: PersonID] = [:]
+                map.reserveCapacity(personIDs.count)
+                for id in personIDs { if let person = people[id] { map[person.dn.original] = id } }
+                personByDNText = map
+            }
+            return personByDNText![value]
+        }
+
+        func groupDNText(_ value: String, ascii: Bool) -> DistinguishedName? {
+            if ascii {
+                guard nonASCIIScalarCounts.contains(value.utf8.count) else { return nil }
+                if nonASCIIGroupDNText == nil {
+                    var map: [String: DistinguishedName] = [:]
+                    for group in records where !group.dn.original.utf8.allSatisfy({ $0 < 0x80 }) {
+                        map[group.dn.original] = group.dn
+                    }
+                    nonASCIIGroupDNText = map
+                }
+                return nonASCIIGroupDNText![value]
+            }
+            if groupByDNText == nil {
+                var map: [String: DistinguishedName] = [:]
+                for group in records { map[group.dn.original] = group.dn }
+                groupByDNText = map
+            }
+            return groupByDNText![value]
+        }
 
         var resolved: [DistinguishedName: Group] = [:]
         resolved.reserveCapacity(records.count)
@@ -216,15 +306,30 @@ public enum DirectoryReader {
         var unresolvedExamples: [String] = []
         for record in records {
             var group = Group(name: record.name, dn: record.dn)
+            group.memberPeople.reserveCapacity(record.members.count)
             record.members.forEach { raw in
-                let value = String(decoding: raw, as: UTF8.self)
                 switch config.schema.memberValue {
                 case .dn:
-                    if let id = personByDNText[value] {
+                    let entry = dnTexts.find(raw)
+                    if let found = entry, dnTexts.first[found] >= 0 {
+                        group.memberPeople.insert(personIDs[Int(dnTexts.first[found])])
+                        return
+                    }
+                    let ascii = raw.isASCII
+                    let value = String(decoding: raw, as: UTF8.self)
+                    if let id = personDNText(value, ascii: ascii) {
                         group.memberPeople.insert(id)
                         return
                     }
-                    if let target = groupByDNText[value] {
+                    if !ascii, entry == nil, let target = groupDNText(value, ascii: false) {
+                        group.memberGroups.insert(target)
+                        return
+                    }
+                    if let found = entry, dnTexts.second[found] > 0 {
+                        group.memberGroups.insert(records[Int(dnTexts.second[found]) - 1].dn)
+                        return
+                    }
+                    if ascii, let target = groupDNText(value, ascii: true) {
                         group.memberGroups.insert(target)
                         return
                     }
@@ -243,6 +348,26 @@ public enum DirectoryReader {
                         group.unresolvedMembers.append(value)
                     }
                 case .loginName:
+                    if allLoginsASCII, raw.isASCII {
+                        // Exact first (uids differing only in case exist), then case-insensitive if unique.
+                        if let entry = loginTable.exact.find(raw) {
+                            if loginTable.exact.second[entry] == 1 {
+                                group.memberPeople.insert(personIDs[Int(loginTable.exact.first[entry])])
+                            } else {
+                                group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                            }
+                            return
+                        }
+                        let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+                        let entry = lowered.withUnsafeBufferPointer { loginTable.folded.find($0) }
+                        if let entry, loginTable.folded.second[entry] == 1 {
+                            group.memberPeople.insert(personIDs[Int(loginTable.folded.first[entry])])
+                        } else {
+                            group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                        }
+                        return
+                    }
+                    let value = String(decoding: raw, as: UTF8.self)
                     if personByLogin == nil {
                         var exact: [String: [PersonID]] = [:]
                         var folded: [String: [PersonID]] = [:]

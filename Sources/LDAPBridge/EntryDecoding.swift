@@ -1,5 +1,13 @@
 internal import RBACModel
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 // Decoding people and groups straight from libldap's buffers.
 //
 // The reader's searches do not build an `LDAPEntry` per entry (one array per value, one String
@@ -502,4 +510,101 @@ struct MemberValues: Sendable {
             }
         }
     }
+}
+
+/// An open-addressing hash table from byte strings to two integers (`first`, `second`), for
+/// resolving member values without building a String per value. Keys are compared byte for byte.
+struct ByteKeyTable {
+    private var buckets: [Int32]
+    private var mask: Int
+    private var keyBytes: [UInt8] = []
+    private var keyBounds: [Int] = [0]
+    private var hashes: [UInt64] = []
+    private(set) var first: [Int32] = []
+    private(set) var second: [Int32] = []
+
+    init(capacity: Int) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        buckets = Array(repeating: -1, count: size)
+        mask = size - 1
+        hashes.reserveCapacity(capacity)
+        first.reserveCapacity(capacity)
+        second.reserveCapacity(capacity)
+        keyBounds.reserveCapacity(capacity + 1)
+        keyBytes.reserveCapacity(capacity * 40)
+    }
+
+    var count: Int { hashes.count }
+
+    private static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        // FNV-1a, then a final mix so that the low bits (the bucket) depend on every byte.
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        value ^= value >> 29
+        value = value &* 0xbf58_476d_1ce4_e5b9
+        return value ^ (value >> 32)
+    }
+
+    private func keyEquals(_ entry: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = keyBounds[entry]
+        guard keyBounds[entry + 1] - start == key.count else { return false }
+        return keyBytes.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress, let other = key.baseAddress else { return key.isEmpty }
+            return memcmp(base + start, other, key.count) == 0
+        }
+    }
+
+    /// The entry of `key`, if present.
+    func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
+        let hash = ByteKeyTable.hash(key)
+        var bucket = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let entry = Int(buckets[bucket])
+            if entry < 0 { return nil }
+            if hashes[entry] == hash, keyEquals(entry, key) { return entry }
+            bucket = (bucket + 1) & mask
+        }
+    }
+
+    /// The entry of `key`, inserted (with `first` -1, `second` 0) when absent.
+    mutating func entry(_ key: UnsafeBufferPointer<UInt8>) -> Int {
+        if let entry = find(key) { return entry }
+        if (hashes.count + 1) * 2 > buckets.count { grow() }
+        let hash = ByteKeyTable.hash(key)
+        let entry = hashes.count
+        hashes.append(hash)
+        keyBytes.append(contentsOf: key)
+        keyBounds.append(keyBytes.count)
+        first.append(-1)
+        second.append(0)
+        var bucket = Int(truncatingIfNeeded: hash) & mask
+        while buckets[bucket] >= 0 { bucket = (bucket + 1) & mask }
+        buckets[bucket] = Int32(entry)
+        return entry
+    }
+
+    /// `entry(_:)` for a String's UTF-8 bytes.
+    mutating func entry(_ key: String) -> Int {
+        var key = key
+        return key.withUTF8 { entry($0) }
+    }
+
+    mutating func set(_ entry: Int, first value: Int32) { first[entry] = value }
+    mutating func set(_ entry: Int, second value: Int32) { second[entry] = value }
+
+    private mutating func grow() {
+        let size = buckets.count * 2
+        buckets = Array(repeating: -1, count: size)
+        mask = size - 1
+        for (entry, hash) in hashes.enumerated() {
+            var bucket = Int(truncatingIfNeeded: hash) & mask
+            while buckets[bucket] >= 0 { bucket = (bucket + 1) & mask }
+            buckets[bucket] = Int32(entry)
+        }
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    var isASCII: Bool { allSatisfy { $0 < 0x80 } }
 }

@@ -191,11 +191,12 @@ public final class LDAPConnection: @unchecked Sendable {
     /// Searches with a decoder that reads each entry in place, on the connection's thread, into a
     /// page of its own format (no `LDAPEntry`); each completed page is then converted — on a
     /// global dispatch queue while the next page is received when `concurrent`, else right there.
-    /// Results keep the server's order; errors as for `search(…transform:)`.
+    /// Returns the results page by page (not concatenated, to spare copying them), in the
+    /// server's order; errors as for `search(…transform:)`.
     func search<Decoder: EntryPageDecoder>(
         base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [],
         pageSize: Int? = 500, decoder: Decoder, concurrent: Bool = true
-    ) async throws -> (results: [Decoder.Output], summary: LDAPSearchSummary) {
+    ) async throws -> (pages: [[Decoder.Output]], summary: LDAPSearchSummary) {
         let request = RawSearchRequest(
             base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
             timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
@@ -213,10 +214,10 @@ public final class LDAPConnection: @unchecked Sendable {
                         page = decoder.makePage(capacity: pageSize ?? 0)
                     })
             } catch {
-                _ = try? pipeline.finish()
+                _ = try? pipeline.finishPages()
                 throw error
             }
-            return (try pipeline.finish(), summary)
+            return (try pipeline.finishPages(), summary)
         }
     }
 
@@ -343,6 +344,16 @@ private final class ConversionPipeline<Page: Sendable, T: Sendable>: @unchecked 
         DispatchQueue.global().async {
             defer { self.group.leave() }
             work()
+        }
+    }
+
+    /// Waits for every submitted page; returns the pages' results in order or throws the first error.
+    func finishPages() throws -> [[T]] {
+        group.wait()
+        return try lock.withLock {
+            if let firstError { throw firstError }
+            defer { pages = [] }
+            return pages
         }
     }
 
