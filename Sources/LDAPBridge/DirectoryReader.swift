@@ -1,4 +1,5 @@
 public import Foundation
+import Dispatch
 public import Logging
 public import RBACModel
 
@@ -100,9 +101,13 @@ public enum DirectoryReader {
         people.reserveCapacity(recordCount)
         // Most member values are the target's DN exactly as the server returns it: look those up
         // by their bytes first and parse (normalise) only the ones that differ.
-        var dnTexts = ByteKeyTable(capacity: recordCount + groups.count)
+        let dnTexts = ByteKeyTable(capacity: recordCount + groups.count)
         var personIDs: [PersonID] = []
+        var personDNTexts: [String] = []
+        var personUIDs: [String] = []
         personIDs.reserveCapacity(recordCount)
+        personDNTexts.reserveCapacity(recordCount)
+        personUIDs.reserveCapacity(recordCount)
         for record in recordPages.joined() {
             guard var person = record.person else {
                 report.skippedPeople.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
@@ -111,6 +116,8 @@ public enum DirectoryReader {
             if !disabledByFilter.isEmpty, disabledByFilter.contains(person.dn) { person.disabled = true }
             dnTexts.set(dnTexts.entry(person.dn.original), first: Int32(personIDs.count))
             personIDs.append(person.id)
+            personDNTexts.append(person.dn.original)
+            personUIDs.append(person.uid)
             if let other = people.updateValue(person, forKey: person.id) {
                 throw LDAPError(
                     .duplicateIdentifier,
@@ -144,7 +151,8 @@ public enum DirectoryReader {
         try await checkMemberReadability(groups, connection: groupsConnection, config: config, logger: logger)
 
         let resolved = try resolveMembers(
-            groups, people: people, personIDs: personIDs, dnTexts: dnTexts, config: config)
+            groups, people: people, personIDs: personIDs, personDNTexts: personDNTexts, personUIDs: personUIDs,
+            dnTexts: dnTexts, config: config)
         report.unresolvedMembers = resolved.unresolved
 
         var snapshot = DirectorySnapshot()
@@ -196,33 +204,31 @@ public enum DirectoryReader {
 
     /// Resolves member values (DNs or login names) into people and nested groups.
     ///
+    /// `personIDs`, `personDNTexts` and `personUIDs` list the people in the order they were read.
     /// `dnTexts` maps each person's DN text (bytes as returned) to its index in `personIDs`
     /// (`first`); the groups' DN texts are added here (`second`: group index + 1). Values are
     /// looked up by their bytes; where that could differ from comparing Strings (canonically
     /// equivalent non-ASCII text) the String dictionaries decide, as do DN-normalised lookups
     /// for values that differ in case, spacing or escaping.
     static func resolveMembers(
-        _ records: [GroupRecord], people: [PersonID: Person], personIDs: [PersonID], dnTexts: ByteKeyTable,
+        _ records: [GroupRecord], people: [PersonID: Person], personIDs: [PersonID], personDNTexts: [String],
+        personUIDs: [String], dnTexts: ByteKeyTable,
         config: LDAPConfiguration
     ) throws(LDAPError) -> (groups: [DistinguishedName: Group], unresolved: Int) {
         var groupByDN: [DistinguishedName: DistinguishedName] = [:]
         groupByDN.reserveCapacity(records.count)
-        var table = dnTexts
         for (index, group) in records.enumerated() {
             if groupByDN.updateValue(group.dn, forKey: group.dn) != nil {
                 throw LDAPError(.duplicateIdentifier, "the group \(group.dn) was returned twice")
             }
-            table.set(table.entry(group.dn.original), second: Int32(index + 1))
+            dnTexts.set(dnTexts.entry(group.dn.original), second: Int32(index + 1))
         }
-        let dnTexts = table
         // An ASCII value equals a non-ASCII text as a String only if the text's NFC form is that
         // ASCII text, which then has one byte per Unicode scalar of the text: only values of those
         // lengths need the String lookups of non-ASCII texts.
         var nonASCIIScalarCounts: Set<Int> = []
-        for id in personIDs {
-            if let text = people[id]?.dn.original, !text.utf8.allSatisfy({ $0 < 0x80 }) {
-                nonASCIIScalarCounts.insert(text.unicodeScalars.count)
-            }
+        for text in personDNTexts where !text.utf8.allSatisfy({ $0 < 0x80 }) {
+            nonASCIIScalarCounts.insert(text.unicodeScalars.count)
         }
         for group in records where !group.dn.original.utf8.allSatisfy({ $0 < 0x80 }) {
             nonASCIIScalarCounts.insert(group.dn.original.unicodeScalars.count)
@@ -240,12 +246,12 @@ public enum DirectoryReader {
         // RFC 2307 login names by bytes, exact and ASCII-lowercased: first person index and count.
         // Valid for ASCII values when every login name is ASCII (then bytes compare as Strings do).
         let byLogin = config.schema.memberValue == .loginName
-        let allLoginsASCII = byLogin && personIDs.allSatisfy { people[$0]!.uid.utf8.allSatisfy { $0 < 0x80 } }
-        var exactLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
-        var foldedLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
+        let allLoginsASCII = byLogin && personUIDs.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } }
+        let exactLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
+        let foldedLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
         if allLoginsASCII {
-            for (index, id) in personIDs.enumerated() {
-                var uid = people[id]!.uid
+            for index in personUIDs.indices {
+                var uid = personUIDs[index]
                 let entry = exactLogins.entry(uid)
                 if exactLogins.second[entry] == 0 { exactLogins.set(entry, first: Int32(index)) }
                 exactLogins.set(entry, second: exactLogins.second[entry] + 1)
@@ -255,17 +261,14 @@ public enum DirectoryReader {
                 foldedLogins.set(folded, second: foldedLogins.second[folded] + 1)
             }
         }
-        let loginTable = (exact: exactLogins, folded: foldedLogins)
 
         func personDNText(_ value: String, ascii: Bool) -> PersonID? {
             if ascii {
                 guard nonASCIIScalarCounts.contains(value.utf8.count) else { return nil }
                 if nonASCIIPersonDNText == nil {
                     var map: [String: PersonID] = [:]
-                    for id in personIDs {
-                        if let person = people[id], !person.dn.original.utf8.allSatisfy({ $0 < 0x80 }) {
-                            map[person.dn.original] = id
-                        }
+                    for (index, text) in personDNTexts.enumerated() where !text.utf8.allSatisfy({ $0 < 0x80 }) {
+                        map[text] = personIDs[index]
                     }
                     nonASCIIPersonDNText = map
                 }
@@ -274,7 +277,7 @@ public enum DirectoryReader {
             if personByDNText == nil {
                 var map: [String: PersonID] = [:]
                 map.reserveCapacity(personIDs.count)
-                for id in personIDs { if let person = people[id] { map[person.dn.original] = id } }
+                for (index, text) in personDNTexts.enumerated() { map[text] = personIDs[index] }
                 personByDNText = map
             }
             return personByDNText![value]
@@ -300,93 +303,147 @@ public enum DirectoryReader {
             return groupByDNText![value]
         }
 
+        // First every group whose values all take the byte lookups, on up to two threads (the
+        // tables are only read); a group with any other value is left for the loop below.
+        let memberValue = config.schema.memberValue
+        let nonASCIILengths = nonASCIIScalarCounts
+        let fast = ResultSlots<Group>(count: records.count)
+        let workers = records.count >= 32 ? 2 : 1
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: records.count, by: workers) {
+                let record = records[index]
+                var group = Group(name: record.name, dn: record.dn)
+                group.memberPeople.reserveCapacity(record.members.count)
+                let complete = record.members.allSatisfy { raw in
+                    switch memberValue {
+                    case .dn:
+                        guard let entry = dnTexts.find(raw) else { return false }
+                        if dnTexts.first[entry] >= 0 {
+                            group.memberPeople.insert(personIDs[Int(dnTexts.first[entry])])
+                            return true
+                        }
+                        // A group: only if no non-ASCII person DN could equal the value as a String.
+                        guard raw.isASCII, !nonASCIILengths.contains(raw.count), dnTexts.second[entry] > 0 else {
+                            return false
+                        }
+                        group.memberGroups.insert(records[Int(dnTexts.second[entry]) - 1].dn)
+                        return true
+                    case .loginName:
+                        guard allLoginsASCII, raw.isASCII else { return false }
+                        if let entry = exactLogins.find(raw) {
+                            if exactLogins.second[entry] == 1 {
+                                group.memberPeople.insert(personIDs[Int(exactLogins.first[entry])])
+                            } else {
+                                group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                            }
+                            return true
+                        }
+                        let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+                        let entry = lowered.withUnsafeBufferPointer { foldedLogins.find($0) }
+                        if let entry, foldedLogins.second[entry] == 1 {
+                            group.memberPeople.insert(personIDs[Int(foldedLogins.first[entry])])
+                        } else {
+                            group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                        }
+                        return true
+                    }
+                }
+                if complete { fast[index] = group }
+            }
+        }
+
         var resolved: [DistinguishedName: Group] = [:]
         resolved.reserveCapacity(records.count)
         var unresolvedTotal = 0
         var unresolvedExamples: [String] = []
-        for record in records {
-            var group = Group(name: record.name, dn: record.dn)
-            group.memberPeople.reserveCapacity(record.members.count)
-            record.members.forEach { raw in
-                switch config.schema.memberValue {
-                case .dn:
-                    let entry = dnTexts.find(raw)
-                    if let found = entry, dnTexts.first[found] >= 0 {
-                        group.memberPeople.insert(personIDs[Int(dnTexts.first[found])])
-                        return
-                    }
-                    let ascii = raw.isASCII
-                    let value = String(decoding: raw, as: UTF8.self)
-                    if let id = personDNText(value, ascii: ascii) {
-                        group.memberPeople.insert(id)
-                        return
-                    }
-                    if !ascii, entry == nil, let target = groupDNText(value, ascii: false) {
-                        group.memberGroups.insert(target)
-                        return
-                    }
-                    if let found = entry, dnTexts.second[found] > 0 {
-                        group.memberGroups.insert(records[Int(dnTexts.second[found]) - 1].dn)
-                        return
-                    }
-                    if ascii, let target = groupDNText(value, ascii: true) {
-                        group.memberGroups.insert(target)
-                        return
-                    }
-                    guard let dn = try? DistinguishedName(value) else {
-                        group.unresolvedMembers.append(value)
-                        return
-                    }
-                    if personByDN == nil {
-                        personByDN = Dictionary(people.values.map { ($0.dn, $0.id) }, uniquingKeysWith: { first, _ in first })
-                    }
-                    if let id = personByDN![dn] {
-                        group.memberPeople.insert(id)
-                    } else if let target = groupByDN[dn] {
-                        group.memberGroups.insert(target)
-                    } else {
-                        group.unresolvedMembers.append(value)
-                    }
-                case .loginName:
-                    if allLoginsASCII, raw.isASCII {
-                        // Exact first (uids differing only in case exist), then case-insensitive if unique.
-                        if let entry = loginTable.exact.find(raw) {
-                            if loginTable.exact.second[entry] == 1 {
-                                group.memberPeople.insert(personIDs[Int(loginTable.exact.first[entry])])
+        for (index, record) in records.enumerated() {
+            var group: Group
+            if let done = fast.take(index) {
+                group = done
+            } else {
+                group = Group(name: record.name, dn: record.dn)
+                group.memberPeople.reserveCapacity(record.members.count)
+                record.members.forEach { raw in
+                    switch config.schema.memberValue {
+                    case .dn:
+                        let entry = dnTexts.find(raw)
+                        if let found = entry, dnTexts.first[found] >= 0 {
+                            group.memberPeople.insert(personIDs[Int(dnTexts.first[found])])
+                            return
+                        }
+                        let ascii = raw.isASCII
+                        let value = String(decoding: raw, as: UTF8.self)
+                        if let id = personDNText(value, ascii: ascii) {
+                            group.memberPeople.insert(id)
+                            return
+                        }
+                        if !ascii, entry == nil, let target = groupDNText(value, ascii: false) {
+                            group.memberGroups.insert(target)
+                            return
+                        }
+                        if let found = entry, dnTexts.second[found] > 0 {
+                            group.memberGroups.insert(records[Int(dnTexts.second[found]) - 1].dn)
+                            return
+                        }
+                        if ascii, let target = groupDNText(value, ascii: true) {
+                            group.memberGroups.insert(target)
+                            return
+                        }
+                        guard let dn = try? DistinguishedName(value) else {
+                            group.unresolvedMembers.append(value)
+                            return
+                        }
+                        if personByDN == nil {
+                            personByDN = Dictionary(people.values.map { ($0.dn, $0.id) }, uniquingKeysWith: { first, _ in first })
+                        }
+                        if let id = personByDN![dn] {
+                            group.memberPeople.insert(id)
+                        } else if let target = groupByDN[dn] {
+                            group.memberGroups.insert(target)
+                        } else {
+                            group.unresolvedMembers.append(value)
+                        }
+                    case .loginName:
+                        if allLoginsASCII, raw.isASCII {
+                            // Exact first (uids differing only in case exist), then case-insensitive if unique.
+                            if let entry = exactLogins.find(raw) {
+                                if exactLogins.second[entry] == 1 {
+                                    group.memberPeople.insert(personIDs[Int(exactLogins.first[entry])])
+                                } else {
+                                    group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                                }
+                                return
+                            }
+                            let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+                            let entry = lowered.withUnsafeBufferPointer { foldedLogins.find($0) }
+                            if let entry, foldedLogins.second[entry] == 1 {
+                                group.memberPeople.insert(personIDs[Int(foldedLogins.first[entry])])
                             } else {
                                 group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
                             }
                             return
                         }
-                        let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-                        let entry = lowered.withUnsafeBufferPointer { loginTable.folded.find($0) }
-                        if let entry, loginTable.folded.second[entry] == 1 {
-                            group.memberPeople.insert(personIDs[Int(loginTable.folded.first[entry])])
+                        let value = String(decoding: raw, as: UTF8.self)
+                        if personByLogin == nil {
+                            var exact: [String: [PersonID]] = [:]
+                            var folded: [String: [PersonID]] = [:]
+                            for person in people.values {
+                                exact[person.uid, default: []].append(person.id)
+                                folded[person.uid.lowercased(), default: []].append(person.id)
+                            }
+                            personByLogin = exact
+                            personByLoginFolded = folded
+                        }
+                        // Exact first (uids differing only in case exist), then case-insensitive if unique.
+                        if let ids = personByLogin![value], ids.count == 1 {
+                            group.memberPeople.insert(ids[0])
+                        } else if personByLogin![value] == nil, let ids = personByLoginFolded![value.lowercased()],
+                            ids.count == 1
+                        {
+                            group.memberPeople.insert(ids[0])
                         } else {
-                            group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                            group.unresolvedMembers.append(value)
                         }
-                        return
-                    }
-                    let value = String(decoding: raw, as: UTF8.self)
-                    if personByLogin == nil {
-                        var exact: [String: [PersonID]] = [:]
-                        var folded: [String: [PersonID]] = [:]
-                        for person in people.values {
-                            exact[person.uid, default: []].append(person.id)
-                            folded[person.uid.lowercased(), default: []].append(person.id)
-                        }
-                        personByLogin = exact
-                        personByLoginFolded = folded
-                    }
-                    // Exact first (uids differing only in case exist), then case-insensitive if unique.
-                    if let ids = personByLogin![value], ids.count == 1 {
-                        group.memberPeople.insert(ids[0])
-                    } else if personByLogin![value] == nil, let ids = personByLoginFolded![value.lowercased()],
-                        ids.count == 1
-                    {
-                        group.memberPeople.insert(ids[0])
-                    } else {
-                        group.unresolvedMembers.append(value)
                     }
                 }
             }
@@ -561,4 +618,24 @@ struct GroupRecord: Sendable {
     var members: MemberValues
     /// An Active Directory ranged retrieval that needs follow-up searches.
     var pendingRetrieval: RangedRetrieval?
+}
+
+/// One optional result per index, written by concurrent workers at distinct indices and read
+/// after they have all finished (`DispatchQueue.concurrentPerform` returns only then).
+private final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [T?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    subscript(index: Int) -> T? {
+        get { slots.withUnsafeBufferPointer { $0[index] } }
+        set { slots.withUnsafeMutableBufferPointer { $0[index] = newValue } }
+    }
+
+    func take(_ index: Int) -> T? {
+        slots.withUnsafeMutableBufferPointer { buffer in
+            defer { buffer[index] = nil }
+            return buffer[index]
+        }
+    }
 }

@@ -500,6 +500,20 @@ struct MemberValues: Sendable {
     var count: Int { range.count }
     var isEmpty: Bool { range.isEmpty }
 
+    /// Whether `predicate` holds for every value's bytes, in order (stops at the first false).
+    func allSatisfy(_ predicate: (UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows -> Bool {
+        try bytes.withUnsafeBufferPointer { bytes in
+            try bounds.withUnsafeBufferPointer { bounds in
+                for index in range {
+                    if try !predicate(UnsafeBufferPointer(rebasing: bytes[bounds[index]..<bounds[index + 1]])) {
+                        return false
+                    }
+                }
+                return true
+            }
+        }
+    }
+
     /// Calls `body` with each value's bytes, in order.
     func forEach(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
         try bytes.withUnsafeBufferPointer { bytes in
@@ -514,8 +528,13 @@ struct MemberValues: Sendable {
 
 /// An open-addressing hash table from byte strings to two integers (`first`, `second`), for
 /// resolving member values without building a String per value. Keys are compared byte for byte.
-struct ByteKeyTable {
-    private var buckets: [Int32]
+/// A class so that lookups in hot loops do not copy (retain and release) its arrays. It is
+/// mutated only while being built and then only read, possibly from several threads at once
+/// (which is why it is `@unchecked Sendable`).
+final class ByteKeyTable: @unchecked Sendable {
+    /// Per bucket: 0 when empty, else the hash's high 32 bits (a tag compared before the key, so
+    /// that a probe rarely touches other memory) over the entry index + 1.
+    private var buckets: [UInt64]
     private var mask: Int
     private var keyBytes: [UInt8] = []
     private var keyBounds: [Int] = [0]
@@ -526,7 +545,7 @@ struct ByteKeyTable {
     init(capacity: Int) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        buckets = Array(repeating: -1, count: size)
+        buckets = Array(repeating: 0, count: size)
         mask = size - 1
         hashes.reserveCapacity(capacity)
         first.reserveCapacity(capacity)
@@ -546,6 +565,10 @@ struct ByteKeyTable {
         return value ^ (value >> 32)
     }
 
+    private static func bucketValue(hash: UInt64, entry: Int) -> UInt64 {
+        (hash & 0xFFFF_FFFF_0000_0000) | UInt64(entry + 1)
+    }
+
     private func keyEquals(_ entry: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
         let start = keyBounds[entry]
         guard keyBounds[entry + 1] - start == key.count else { return false }
@@ -557,51 +580,60 @@ struct ByteKeyTable {
 
     /// The entry of `key`, if present.
     func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
-        let hash = ByteKeyTable.hash(key)
-        var bucket = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let entry = Int(buckets[bucket])
-            if entry < 0 { return nil }
-            if hashes[entry] == hash, keyEquals(entry, key) { return entry }
-            bucket = (bucket + 1) & mask
+        find(key, hash: ByteKeyTable.hash(key))
+    }
+
+    private func find(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64) -> Int? {
+        let tag = hash & 0xFFFF_FFFF_0000_0000
+        return buckets.withUnsafeBufferPointer { buckets in
+            var bucket = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let value = buckets[bucket]
+                if value == 0 { return nil }
+                if value & 0xFFFF_FFFF_0000_0000 == tag {
+                    let entry = Int(value & 0xFFFF_FFFF) - 1
+                    if keyEquals(entry, key) { return entry }
+                }
+                bucket = (bucket + 1) & mask
+            }
         }
     }
 
     /// The entry of `key`, inserted (with `first` -1, `second` 0) when absent.
-    mutating func entry(_ key: UnsafeBufferPointer<UInt8>) -> Int {
-        if let entry = find(key) { return entry }
-        if (hashes.count + 1) * 2 > buckets.count { grow() }
+    func entry(_ key: UnsafeBufferPointer<UInt8>) -> Int {
         let hash = ByteKeyTable.hash(key)
+        if let entry = find(key, hash: hash) { return entry }
+        if (hashes.count + 1) * 2 > buckets.count { grow() }
         let entry = hashes.count
         hashes.append(hash)
         keyBytes.append(contentsOf: key)
         keyBounds.append(keyBytes.count)
         first.append(-1)
         second.append(0)
-        var bucket = Int(truncatingIfNeeded: hash) & mask
-        while buckets[bucket] >= 0 { bucket = (bucket + 1) & mask }
-        buckets[bucket] = Int32(entry)
+        place(hash: hash, entry: entry)
         return entry
     }
 
     /// `entry(_:)` for a String's UTF-8 bytes.
-    mutating func entry(_ key: String) -> Int {
+    func entry(_ key: String) -> Int {
         var key = key
         return key.withUTF8 { entry($0) }
     }
 
-    mutating func set(_ entry: Int, first value: Int32) { first[entry] = value }
-    mutating func set(_ entry: Int, second value: Int32) { second[entry] = value }
+    func set(_ entry: Int, first value: Int32) { first[entry] = value }
+    func set(_ entry: Int, second value: Int32) { second[entry] = value }
 
-    private mutating func grow() {
+    private func place(hash: UInt64, entry: Int) {
+        var bucket = Int(truncatingIfNeeded: hash) & mask
+        while buckets[bucket] != 0 { bucket = (bucket + 1) & mask }
+        buckets[bucket] = ByteKeyTable.bucketValue(hash: hash, entry: entry)
+    }
+
+    private func grow() {
         let size = buckets.count * 2
-        buckets = Array(repeating: -1, count: size)
+        buckets = Array(repeating: 0, count: size)
         mask = size - 1
-        for (entry, hash) in hashes.enumerated() {
-            var bucket = Int(truncatingIfNeeded: hash) & mask
-            while buckets[bucket] >= 0 { bucket = (bucket + 1) & mask }
-            buckets[bucket] = Int32(entry)
-        }
+        for (entry, hash) in hashes.enumerated() { place(hash: hash, entry: entry) }
     }
 }
 
