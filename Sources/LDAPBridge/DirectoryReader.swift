@@ -97,32 +97,56 @@ public enum DirectoryReader {
             disabledByFilter.formUnion(dns)
         }
 
-        var people: [PersonID: Person] = [:]
-        people.reserveCapacity(recordCount)
-        // Most member values are the target's DN exactly as the server returns it: look those up
-        // by their bytes first and parse (normalise) only the ones that differ.
+        // Two independent passes over the records, on up to two threads: the people dictionary
+        // (which finds duplicate identifiers), and the lists and DN-text table for resolving
+        // members (most member values are the target's DN exactly as the server returns it: those
+        // are looked up by their bytes, and only the ones that differ are parsed and normalised).
         let dnTexts = ByteKeyTable(capacity: recordCount + groups.count)
-        var personIDs: [PersonID] = []
-        var personDNTexts: [String] = []
-        var personUIDs: [String] = []
-        personIDs.reserveCapacity(recordCount)
-        personDNTexts.reserveCapacity(recordCount)
-        personUIDs.reserveCapacity(recordCount)
-        for record in recordPages.joined() {
-            guard var person = record.person else {
-                report.skippedPeople.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
-                continue
+        let peopleBox = ResultSlots<(people: [PersonID: Person], duplicate: LDAPError?)>(count: 1)
+        let listsBox = ResultSlots<(ids: [PersonID], dns: [DistinguishedName], uids: [String], unusual: [Int])>(
+            count: 1)
+        let disabledDNs = disabledByFilter
+        DispatchQueue.concurrentPerform(iterations: recordCount >= 1000 ? 2 : 1) { worker in
+            if worker == 0 {
+                var people: [PersonID: Person] = [:]
+                people.reserveCapacity(recordCount)
+                for record in recordPages.joined() {
+                    guard var person = record.person else { continue }
+                    if !disabledDNs.isEmpty, disabledDNs.contains(person.dn) { person.disabled = true }
+                    if let other = people.updateValue(person, forKey: person.id) {
+                        let error = LDAPError(
+                            .duplicateIdentifier,
+                            "\(other.dn) and \(person.dn) share the identifier \(person.id) (\(schema.identifierAttribute))")
+                        peopleBox[0] = ([:], error)
+                        return
+                    }
+                }
+                peopleBox[0] = (people, nil)
             }
-            if !disabledByFilter.isEmpty, disabledByFilter.contains(person.dn) { person.disabled = true }
-            dnTexts.set(dnTexts.entry(person.dn.original), first: Int32(personIDs.count))
-            personIDs.append(person.id)
-            personDNTexts.append(person.dn.original)
-            personUIDs.append(person.uid)
-            if let other = people.updateValue(person, forKey: person.id) {
-                throw LDAPError(
-                    .duplicateIdentifier,
-                    "\(other.dn) and \(person.dn) share the identifier \(person.id) (\(schema.identifierAttribute))")
+            if worker == 1 || recordCount < 1000 {
+                var ids: [PersonID] = []
+                var dns: [DistinguishedName] = []
+                var uids: [String] = []
+                var unusual: [Int] = []
+                ids.reserveCapacity(recordCount)
+                dns.reserveCapacity(recordCount)
+                uids.reserveCapacity(recordCount)
+                for record in recordPages.joined() {
+                    guard let person = record.person else { continue }
+                    if !record.plainDN { unusual.append(ids.count) }
+                    dnTexts.set(dnTexts.entry(person.dn.original), first: Int32(ids.count))
+                    ids.append(person.id)
+                    dns.append(person.dn)
+                    uids.append(person.uid)
+                }
+                listsBox[0] = (ids, dns, uids, unusual)
             }
+        }
+        let (people, duplicate) = peopleBox.take(0)!
+        if let duplicate { throw duplicate }
+        let (personIDs, personDNs, personUIDs, unusualDNs) = listsBox.take(0)!
+        for record in recordPages.joined() where record.person == nil {
+            report.skippedPeople.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
         }
         for skipped in report.skippedPeople.prefix(20) {
             logger.warning("ldap.person.skipped", metadata: ["ldap.dn": "\(skipped.dn)", "reason": "\(skipped.reason)"])
@@ -151,7 +175,8 @@ public enum DirectoryReader {
         try await checkMemberReadability(groups, connection: groupsConnection, config: config, logger: logger)
 
         let resolved = try resolveMembers(
-            groups, people: people, personIDs: personIDs, personDNTexts: personDNTexts, personUIDs: personUIDs,
+            groups, people: people, personIDs: personIDs, personDNs: personDNs, personUIDs: personUIDs,
+            unusualDNs: unusualDNs,
             dnTexts: dnTexts, config: config)
         report.unresolvedMembers = resolved.unresolved
 
@@ -204,15 +229,16 @@ public enum DirectoryReader {
 
     /// Resolves member values (DNs or login names) into people and nested groups.
     ///
-    /// `personIDs`, `personDNTexts` and `personUIDs` list the people in the order they were read.
+    /// `personIDs`, `personDNs` and `personUIDs` list the people in the order they were read;
+    /// `unusualDNs` the indices of those whose DN text is not ASCII or not in normalised form.
     /// `dnTexts` maps each person's DN text (bytes as returned) to its index in `personIDs`
     /// (`first`); the groups' DN texts are added here (`second`: group index + 1). Values are
     /// looked up by their bytes; where that could differ from comparing Strings (canonically
     /// equivalent non-ASCII text) the String dictionaries decide, as do DN-normalised lookups
     /// for values that differ in case, spacing or escaping.
     static func resolveMembers(
-        _ records: [GroupRecord], people: [PersonID: Person], personIDs: [PersonID], personDNTexts: [String],
-        personUIDs: [String], dnTexts: ByteKeyTable,
+        _ records: [GroupRecord], people: [PersonID: Person], personIDs: [PersonID], personDNs: [DistinguishedName],
+        personUIDs: [String], unusualDNs: [Int], dnTexts: ByteKeyTable,
         config: LDAPConfiguration
     ) throws(LDAPError) -> (groups: [DistinguishedName: Group], unresolved: Int) {
         var groupByDN: [DistinguishedName: DistinguishedName] = [:]
@@ -227,10 +253,10 @@ public enum DirectoryReader {
         // ASCII text, which then has one byte per Unicode scalar of the text: only values of those
         // lengths need the String lookups of non-ASCII texts.
         var nonASCIIScalarCounts: Set<Int> = []
-        for text in personDNTexts where !text.utf8.allSatisfy({ $0 < 0x80 }) {
-            nonASCIIScalarCounts.insert(text.unicodeScalars.count)
+        for index in unusualDNs where !isASCII(personDNs[index].original) {
+            nonASCIIScalarCounts.insert(personDNs[index].original.unicodeScalars.count)
         }
-        for group in records where !group.dn.original.utf8.allSatisfy({ $0 < 0x80 }) {
+        for group in records where !isASCII(group.dn.original) {
             nonASCIIScalarCounts.insert(group.dn.original.unicodeScalars.count)
         }
         // String-keyed lookups, built only when needed: all DN texts (for a non-ASCII value that
@@ -246,7 +272,7 @@ public enum DirectoryReader {
         // RFC 2307 login names by bytes, exact and ASCII-lowercased: first person index and count.
         // Valid for ASCII values when every login name is ASCII (then bytes compare as Strings do).
         let byLogin = config.schema.memberValue == .loginName
-        let allLoginsASCII = byLogin && personUIDs.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } }
+        let allLoginsASCII = byLogin && personUIDs.allSatisfy(isASCII)
         let exactLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
         let foldedLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
         if allLoginsASCII {
@@ -267,8 +293,8 @@ public enum DirectoryReader {
                 guard nonASCIIScalarCounts.contains(value.utf8.count) else { return nil }
                 if nonASCIIPersonDNText == nil {
                     var map: [String: PersonID] = [:]
-                    for (index, text) in personDNTexts.enumerated() where !text.utf8.allSatisfy({ $0 < 0x80 }) {
-                        map[text] = personIDs[index]
+                    for index in unusualDNs where !isASCII(personDNs[index].original) {
+                        map[personDNs[index].original] = personIDs[index]
                     }
                     nonASCIIPersonDNText = map
                 }
@@ -277,10 +303,34 @@ public enum DirectoryReader {
             if personByDNText == nil {
                 var map: [String: PersonID] = [:]
                 map.reserveCapacity(personIDs.count)
-                for (index, text) in personDNTexts.enumerated() { map[text] = personIDs[index] }
+                for (index, dn) in personDNs.enumerated() { map[dn.original] = personIDs[index] }
                 personByDNText = map
             }
             return personByDNText![value]
+        }
+
+        // DN-normalised lookup of people. For an ASCII normalised form: the person whose DN text
+        // is exactly that form (found by its bytes, confirmed by comparing the DNs), else one of
+        // the few people whose DN text is not ASCII or not normalised. A non-ASCII form: as before.
+        var unusualByDN: [DistinguishedName: PersonID]?
+        func personByNormalizedDN(_ dn: DistinguishedName) -> PersonID? {
+            guard isASCII(dn.normalized) else {
+                if personByDN == nil {
+                    personByDN = Dictionary(people.values.map { ($0.dn, $0.id) }, uniquingKeysWith: { first, _ in first })
+                }
+                return personByDN![dn]
+            }
+            var text = dn.normalized
+            if let entry = text.withUTF8({ dnTexts.find($0) }), dnTexts.first[entry] >= 0 {
+                let index = Int(dnTexts.first[entry])
+                if personDNs[index] == dn { return personIDs[index] }
+            }
+            if unusualByDN == nil {
+                var map: [DistinguishedName: PersonID] = [:]
+                for index in unusualDNs where map[personDNs[index]] == nil { map[personDNs[index]] = personIDs[index] }
+                unusualByDN = map
+            }
+            return unusualByDN![dn]
         }
 
         func groupDNText(_ value: String, ascii: Bool) -> DistinguishedName? {
@@ -288,7 +338,7 @@ public enum DirectoryReader {
                 guard nonASCIIScalarCounts.contains(value.utf8.count) else { return nil }
                 if nonASCIIGroupDNText == nil {
                     var map: [String: DistinguishedName] = [:]
-                    for group in records where !group.dn.original.utf8.allSatisfy({ $0 < 0x80 }) {
+                    for group in records where !isASCII(group.dn.original) {
                         map[group.dn.original] = group.dn
                     }
                     nonASCIIGroupDNText = map
@@ -303,28 +353,37 @@ public enum DirectoryReader {
             return groupByDNText![value]
         }
 
-        // First every group whose values all take the byte lookups, on up to two threads (the
-        // tables are only read); a group with any other value is left for the loop below.
+        // First the values that the byte lookups resolve, on up to two threads (the tables are
+        // only read). The other values are left for the loop below, in order: for DN members
+        // the byte lookups never add an unresolved value, so only those positions are left; for
+        // login names a group with any such value is left whole (the order of unresolved values).
         let memberValue = config.schema.memberValue
         let nonASCIILengths = nonASCIIScalarCounts
-        let fast = ResultSlots<Group>(count: records.count)
+        let fast = ResultSlots<(group: Group, remaining: [Int])>(count: records.count)
         let workers = records.count >= 32 ? 2 : 1
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: records.count, by: workers) {
                 let record = records[index]
                 var group = Group(name: record.name, dn: record.dn)
                 group.memberPeople.reserveCapacity(record.members.count)
+                var remaining: [Int] = []
+                var position = -1
                 let complete = record.members.allSatisfy { raw in
+                    position += 1
                     switch memberValue {
                     case .dn:
-                        guard let entry = dnTexts.find(raw) else { return false }
+                        guard let entry = dnTexts.find(raw) else {
+                            remaining.append(position)
+                            return true
+                        }
                         if dnTexts.first[entry] >= 0 {
                             group.memberPeople.insert(personIDs[Int(dnTexts.first[entry])])
                             return true
                         }
                         // A group: only if no non-ASCII person DN could equal the value as a String.
                         guard raw.isASCII, !nonASCIILengths.contains(raw.count), dnTexts.second[entry] > 0 else {
-                            return false
+                            remaining.append(position)
+                            return true
                         }
                         group.memberGroups.insert(records[Int(dnTexts.second[entry]) - 1].dn)
                         return true
@@ -348,7 +407,7 @@ public enum DirectoryReader {
                         return true
                     }
                 }
-                if complete { fast[index] = group }
+                if complete { fast[index] = (group, remaining) }
             }
         }
 
@@ -358,12 +417,23 @@ public enum DirectoryReader {
         var unresolvedExamples: [String] = []
         for (index, record) in records.enumerated() {
             var group: Group
+            var remaining: [Int]?
             if let done = fast.take(index) {
-                group = done
+                group = done.group
+                remaining = done.remaining
             } else {
                 group = Group(name: record.name, dn: record.dn)
                 group.memberPeople.reserveCapacity(record.members.count)
+            }
+            if remaining?.isEmpty != true {
+                var position = -1
+                var next = 0
                 record.members.forEach { raw in
+                    position += 1
+                    if let remaining {
+                        guard next < remaining.count, remaining[next] == position else { return }
+                        next += 1
+                    }
                     switch config.schema.memberValue {
                     case .dn:
                         let entry = dnTexts.find(raw)
@@ -393,10 +463,7 @@ public enum DirectoryReader {
                             group.unresolvedMembers.append(value)
                             return
                         }
-                        if personByDN == nil {
-                            personByDN = Dictionary(people.values.map { ($0.dn, $0.id) }, uniquingKeysWith: { first, _ in first })
-                        }
-                        if let id = personByDN![dn] {
+                        if let id = personByNormalizedDN(dn) {
                             group.memberPeople.insert(id)
                         } else if let target = groupByDN[dn] {
                             group.memberGroups.insert(target)
@@ -584,11 +651,15 @@ struct PersonRecord: Sendable {
     var dn: DistinguishedName
     var person: Person?
     var skipReason: String?
+    /// The DN text is ASCII and equal to its normalised form (then byte lookups by the text
+    /// also serve DN-normalised lookups).
+    var plainDN: Bool
 
-    init(dn: DistinguishedName, person: Person?, skipReason: String?) {
+    init(dn: DistinguishedName, person: Person?, skipReason: String?, plainDN: Bool) {
         self.dn = dn
         self.person = person
         self.skipReason = skipReason
+        self.plainDN = plainDN
     }
 
     init(entry: LDAPEntry, schema: DirectorySchema, disabled: DisabledTest, nowSeconds: Double) throws(LDAPError) {
@@ -622,7 +693,7 @@ struct GroupRecord: Sendable {
 
 /// One optional result per index, written by concurrent workers at distinct indices and read
 /// after they have all finished (`DispatchQueue.concurrentPerform` returns only then).
-private final class ResultSlots<T>: @unchecked Sendable {
+final class ResultSlots<T>: @unchecked Sendable {
     private var slots: [T?]
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
@@ -639,3 +710,10 @@ private final class ResultSlots<T>: @unchecked Sendable {
         }
     }
 }
+
+/// Whether a String is all ASCII (its UTF-8 bytes, scanned contiguously).
+private func isASCII(_ text: String) -> Bool {
+    var text = text
+    return text.withUTF8 { bytes in bytes.allSatisfy { $0 < 0x80 } }
+}
+

@@ -356,7 +356,7 @@ struct PersonDecoder: EntryPageDecoder {
         }
         let loginCount = entry.count(login)
         guard loginCount > 0 else {
-            return PersonRecord(dn: dn, person: nil, skipReason: "no \(schema.loginAttribute)")
+            return PersonRecord(dn: dn, person: nil, skipReason: "no \(schema.loginAttribute)", plainDN: false)
         }
         // A multi-valued uid: prefer the value naming the entry (its RDN), else the first.
         var loginName = String(decoding: entry.value(login, 0), as: UTF8.self)
@@ -377,7 +377,9 @@ struct PersonDecoder: EntryPageDecoder {
             uidNumber: entry.first(uidNumber).flatMap { parseInteger($0, as: Int.self) },
             gidNumber: entry.first(gidNumber).flatMap { parseInteger($0, as: Int.self) },
             disabled: disabled.matches(entry, nowSeconds: nowSeconds))
-        return PersonRecord(dn: dn, person: person, skipReason: nil)
+        // Whether the DN as returned is ASCII and already in normalised form (the usual case).
+        let plainDN = entry.dn.isASCII && dnText == dn.normalized
+        return PersonRecord(dn: dn, person: person, skipReason: nil, plainDN: plainDN)
     }
 }
 
