@@ -276,15 +276,25 @@ public enum DirectoryReader {
         let exactLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
         let foldedLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
         if allLoginsASCII {
-            for index in personUIDs.indices {
-                var uid = personUIDs[index]
-                let entry = exactLogins.entry(uid)
-                if exactLogins.second[entry] == 0 { exactLogins.set(entry, first: Int32(index)) }
-                exactLogins.set(entry, second: exactLogins.second[entry] + 1)
-                let lowered = uid.withUTF8 { $0.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 } }
-                let folded = lowered.withUnsafeBufferPointer { foldedLogins.entry($0) }
-                if foldedLogins.second[folded] == 0 { foldedLogins.set(folded, first: Int32(index)) }
-                foldedLogins.set(folded, second: foldedLogins.second[folded] + 1)
+            // The two tables are independent: one thread each.
+            DispatchQueue.concurrentPerform(iterations: 2) { table in
+                var lowered: [UInt8] = []
+                for index in personUIDs.indices {
+                    var uid = personUIDs[index]
+                    let entry: Int
+                    let target = table == 0 ? exactLogins : foldedLogins
+                    if table == 0 {
+                        entry = exactLogins.entry(uid)
+                    } else {
+                        lowered.removeAll(keepingCapacity: true)
+                        uid.withUTF8 { bytes in
+                            for byte in bytes { lowered.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) }
+                        }
+                        entry = lowered.withUnsafeBufferPointer { foldedLogins.entry($0) }
+                    }
+                    if target.second(entry) == 0 { target.set(entry, first: Int32(index)) }
+                    target.set(entry, second: target.second(entry) + 1)
+                }
             }
         }
 
@@ -321,8 +331,8 @@ public enum DirectoryReader {
                 return personByDN![dn]
             }
             var text = dn.normalized
-            if let entry = text.withUTF8({ dnTexts.find($0) }), dnTexts.first[entry] >= 0 {
-                let index = Int(dnTexts.first[entry])
+            if let entry = text.withUTF8({ dnTexts.find($0) }), dnTexts.first(entry) >= 0 {
+                let index = Int(dnTexts.first(entry))
                 if personDNs[index] == dn { return personIDs[index] }
             }
             if unusualByDN == nil {
@@ -376,22 +386,22 @@ public enum DirectoryReader {
                             remaining.append(position)
                             return true
                         }
-                        if dnTexts.first[entry] >= 0 {
-                            group.memberPeople.insert(personIDs[Int(dnTexts.first[entry])])
+                        if dnTexts.first(entry) >= 0 {
+                            group.memberPeople.insert(personIDs[Int(dnTexts.first(entry))])
                             return true
                         }
                         // A group: only if no non-ASCII person DN could equal the value as a String.
-                        guard raw.isASCII, !nonASCIILengths.contains(raw.count), dnTexts.second[entry] > 0 else {
+                        guard raw.isASCII, !nonASCIILengths.contains(raw.count), dnTexts.second(entry) > 0 else {
                             remaining.append(position)
                             return true
                         }
-                        group.memberGroups.insert(records[Int(dnTexts.second[entry]) - 1].dn)
+                        group.memberGroups.insert(records[Int(dnTexts.second(entry)) - 1].dn)
                         return true
                     case .loginName:
                         guard allLoginsASCII, raw.isASCII else { return false }
                         if let entry = exactLogins.find(raw) {
-                            if exactLogins.second[entry] == 1 {
-                                group.memberPeople.insert(personIDs[Int(exactLogins.first[entry])])
+                            if exactLogins.second(entry) == 1 {
+                                group.memberPeople.insert(personIDs[Int(exactLogins.first(entry))])
                             } else {
                                 group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
                             }
@@ -399,8 +409,8 @@ public enum DirectoryReader {
                         }
                         let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
                         let entry = lowered.withUnsafeBufferPointer { foldedLogins.find($0) }
-                        if let entry, foldedLogins.second[entry] == 1 {
-                            group.memberPeople.insert(personIDs[Int(foldedLogins.first[entry])])
+                        if let entry, foldedLogins.second(entry) == 1 {
+                            group.memberPeople.insert(personIDs[Int(foldedLogins.first(entry))])
                         } else {
                             group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
                         }
@@ -437,8 +447,8 @@ public enum DirectoryReader {
                     switch config.schema.memberValue {
                     case .dn:
                         let entry = dnTexts.find(raw)
-                        if let found = entry, dnTexts.first[found] >= 0 {
-                            group.memberPeople.insert(personIDs[Int(dnTexts.first[found])])
+                        if let found = entry, dnTexts.first(found) >= 0 {
+                            group.memberPeople.insert(personIDs[Int(dnTexts.first(found))])
                             return
                         }
                         let ascii = raw.isASCII
@@ -451,8 +461,8 @@ public enum DirectoryReader {
                             group.memberGroups.insert(target)
                             return
                         }
-                        if let found = entry, dnTexts.second[found] > 0 {
-                            group.memberGroups.insert(records[Int(dnTexts.second[found]) - 1].dn)
+                        if let found = entry, dnTexts.second(found) > 0 {
+                            group.memberGroups.insert(records[Int(dnTexts.second(found)) - 1].dn)
                             return
                         }
                         if ascii, let target = groupDNText(value, ascii: true) {
@@ -474,8 +484,8 @@ public enum DirectoryReader {
                         if allLoginsASCII, raw.isASCII {
                             // Exact first (uids differing only in case exist), then case-insensitive if unique.
                             if let entry = exactLogins.find(raw) {
-                                if exactLogins.second[entry] == 1 {
-                                    group.memberPeople.insert(personIDs[Int(exactLogins.first[entry])])
+                                if exactLogins.second(entry) == 1 {
+                                    group.memberPeople.insert(personIDs[Int(exactLogins.first(entry))])
                                 } else {
                                     group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
                                 }
@@ -483,8 +493,8 @@ public enum DirectoryReader {
                             }
                             let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
                             let entry = lowered.withUnsafeBufferPointer { foldedLogins.find($0) }
-                            if let entry, foldedLogins.second[entry] == 1 {
-                                group.memberPeople.insert(personIDs[Int(foldedLogins.first[entry])])
+                            if let entry, foldedLogins.second(entry) == 1 {
+                                group.memberPeople.insert(personIDs[Int(foldedLogins.first(entry))])
                             } else {
                                 group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
                             }

@@ -530,90 +530,101 @@ struct MemberValues: Sendable {
 
 /// An open-addressing hash table from byte strings to two integers (`first`, `second`), for
 /// resolving member values without building a String per value. Keys are compared byte for byte.
+/// Entries are addressed by the handle `find` or `entry` returns (valid until the next insert).
 /// A class so that lookups in hot loops do not copy (retain and release) its arrays. It is
 /// mutated only while being built and then only read, possibly from several threads at once
 /// (which is why it is `@unchecked Sendable`).
 final class ByteKeyTable: @unchecked Sendable {
-    /// Per bucket: 0 when empty, else the hash's high 32 bits (a tag compared before the key, so
-    /// that a probe rarely touches other memory) over the entry index + 1.
-    private var buckets: [UInt64]
+    /// One slot: everything a probe needs in one place (a lookup touches the slot and the key).
+    private struct Slot {
+        /// The hash's high 32 bits; 0 marks an empty slot (a real tag of 0 is stored as 1).
+        var tag: UInt32 = 0
+        var keyLength: UInt32 = 0
+        var keyStart: Int = 0
+        var first: Int32 = -1
+        var second: Int32 = 0
+    }
+
+    private var slots: [Slot]
     private var mask: Int
     private var keyBytes: [UInt8] = []
-    private var keyBounds: [Int] = [0]
-    private var hashes: [UInt64] = []
-    private(set) var first: [Int32] = []
-    private(set) var second: [Int32] = []
+    private(set) var count = 0
 
     init(capacity: Int) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        buckets = Array(repeating: 0, count: size)
+        slots = Array(repeating: Slot(), count: size)
         mask = size - 1
-        hashes.reserveCapacity(capacity)
-        first.reserveCapacity(capacity)
-        second.reserveCapacity(capacity)
-        keyBounds.reserveCapacity(capacity + 1)
         keyBytes.reserveCapacity(capacity * 40)
     }
 
-    var count: Int { hashes.count }
-
     private static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        // FNV-1a, then a final mix so that the low bits (the bucket) depend on every byte.
-        var value: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        // Eight bytes at a time, multiply-xorshift mixing; then a final avalanche.
+        var value: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(key.count)
+        guard let base = key.baseAddress else { return value }
+        let raw = UnsafeRawPointer(base)
+        var offset = 0
+        while offset + 8 <= key.count {
+            value = (value ^ raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            value ^= value >> 31
+            offset += 8
+        }
+        if offset < key.count {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while offset < key.count {
+                tail |= UInt64(key[offset]) << shift
+                shift += 8
+                offset += 1
+            }
+            value = (value ^ tail) &* 0x94D0_49BB_1331_11EB
+        }
         value ^= value >> 29
-        value = value &* 0xbf58_476d_1ce4_e5b9
+        value = value &* 0xBF58_476D_1CE4_E5B9
         return value ^ (value >> 32)
     }
 
-    private static func bucketValue(hash: UInt64, entry: Int) -> UInt64 {
-        (hash & 0xFFFF_FFFF_0000_0000) | UInt64(entry + 1)
-    }
+    private static func tag(_ hash: UInt64) -> UInt32 { max(1, UInt32(truncatingIfNeeded: hash >> 32)) }
 
-    private func keyEquals(_ entry: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        let start = keyBounds[entry]
-        guard keyBounds[entry + 1] - start == key.count else { return false }
-        return keyBytes.withUnsafeBufferPointer { bytes in
-            guard let base = bytes.baseAddress, let other = key.baseAddress else { return key.isEmpty }
-            return memcmp(base + start, other, key.count) == 0
-        }
-    }
-
-    /// The entry of `key`, if present.
-    func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
-        find(key, hash: ByteKeyTable.hash(key))
-    }
+    /// The handle of `key`, if present.
+    func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? { find(key, hash: ByteKeyTable.hash(key)) }
 
     private func find(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64) -> Int? {
-        let tag = hash & 0xFFFF_FFFF_0000_0000
-        return buckets.withUnsafeBufferPointer { buckets in
-            var bucket = Int(truncatingIfNeeded: hash) & mask
-            while true {
-                let value = buckets[bucket]
-                if value == 0 { return nil }
-                if value & 0xFFFF_FFFF_0000_0000 == tag {
-                    let entry = Int(value & 0xFFFF_FFFF) - 1
-                    if keyEquals(entry, key) { return entry }
+        let tag = ByteKeyTable.tag(hash)
+        let length = UInt32(truncatingIfNeeded: key.count)
+        return slots.withUnsafeBufferPointer { slots in
+            keyBytes.withUnsafeBufferPointer { bytes in
+                var index = Int(truncatingIfNeeded: hash) & mask
+                while true {
+                    let slot = slots[index]
+                    if slot.tag == 0 { return nil }
+                    if slot.tag == tag, slot.keyLength == length {
+                        if key.isEmpty { return index }
+                        if let base = bytes.baseAddress, let other = key.baseAddress,
+                            memcmp(base + slot.keyStart, other, key.count) == 0
+                        {
+                            return index
+                        }
+                    }
+                    index = (index + 1) & mask
                 }
-                bucket = (bucket + 1) & mask
             }
         }
     }
 
-    /// The entry of `key`, inserted (with `first` -1, `second` 0) when absent.
+    /// The handle of `key`, inserted (with `first` -1, `second` 0) when absent.
     func entry(_ key: UnsafeBufferPointer<UInt8>) -> Int {
         let hash = ByteKeyTable.hash(key)
-        if let entry = find(key, hash: hash) { return entry }
-        if (hashes.count + 1) * 2 > buckets.count { grow() }
-        let entry = hashes.count
-        hashes.append(hash)
+        if let handle = find(key, hash: hash) { return handle }
+        if (count + 1) * 2 > slots.count { grow() }
+        let start = keyBytes.count
         keyBytes.append(contentsOf: key)
-        keyBounds.append(keyBytes.count)
-        first.append(-1)
-        second.append(0)
-        place(hash: hash, entry: entry)
-        return entry
+        count += 1
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while slots[index].tag != 0 { index = (index + 1) & mask }
+        slots[index] = Slot(
+            tag: ByteKeyTable.tag(hash), keyLength: UInt32(truncatingIfNeeded: key.count), keyStart: start)
+        return index
     }
 
     /// `entry(_:)` for a String's UTF-8 bytes.
@@ -622,20 +633,24 @@ final class ByteKeyTable: @unchecked Sendable {
         return key.withUTF8 { entry($0) }
     }
 
-    func set(_ entry: Int, first value: Int32) { first[entry] = value }
-    func set(_ entry: Int, second value: Int32) { second[entry] = value }
-
-    private func place(hash: UInt64, entry: Int) {
-        var bucket = Int(truncatingIfNeeded: hash) & mask
-        while buckets[bucket] != 0 { bucket = (bucket + 1) & mask }
-        buckets[bucket] = ByteKeyTable.bucketValue(hash: hash, entry: entry)
-    }
+    func first(_ handle: Int) -> Int32 { slots[handle].first }
+    func second(_ handle: Int) -> Int32 { slots[handle].second }
+    func set(_ handle: Int, first value: Int32) { slots[handle].first = value }
+    func set(_ handle: Int, second value: Int32) { slots[handle].second = value }
 
     private func grow() {
-        let size = buckets.count * 2
-        buckets = Array(repeating: 0, count: size)
-        mask = size - 1
-        for (entry, hash) in hashes.enumerated() { place(hash: hash, entry: entry) }
+        let old = slots
+        slots = Array(repeating: Slot(), count: old.count * 2)
+        mask = slots.count - 1
+        let bytes = keyBytes
+        bytes.withUnsafeBufferPointer { bytes in
+            for slot in old where slot.tag != 0 {
+                let key = UnsafeBufferPointer(rebasing: bytes[slot.keyStart..<(slot.keyStart + Int(slot.keyLength))])
+                var index = Int(truncatingIfNeeded: ByteKeyTable.hash(key)) & mask
+                while slots[index].tag != 0 { index = (index + 1) & mask }
+                slots[index] = slot
+            }
+        }
     }
 }
 
