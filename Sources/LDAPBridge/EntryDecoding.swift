@@ -430,6 +430,24 @@ struct GroupDecoder: EntryPageDecoder {
         }
     }
 
+    /// The record of an `LDAPEntry`, decoded as `decode` does a visited entry (for tests).
+    func record(_ entry: LDAPEntry) throws(LDAPError) -> GroupRecord {
+        let memberName = schema.memberAttribute
+        let hasOptions = entry.attributes.contains {
+            $0.baseName.asciiCaseInsensitiveEquals(memberName) && $0.name.contains(";")
+        }
+        var page = makePage(capacity: 1)
+        let isMember: (String) -> Bool = { $0.prefix { $0 != ";" }.asciiCaseInsensitiveEquals(memberName) }
+        page.append(entry, slots: slots, extra: hasOptions ? isMember : nil)
+        do {
+            return try convert(page)[0]
+        } catch let error as LDAPError {
+            throw error
+        } catch {
+            throw LDAPError(.invalidEntry, "\(error)")
+        }
+    }
+
     func convert(_ page: PackedPage) throws -> [GroupRecord] {
         var records: [GroupRecord] = []
         records.reserveCapacity(page.entryCount)
@@ -514,6 +532,13 @@ struct MemberValues: Sendable {
                 return true
             }
         }
+    }
+
+    /// The values as arrays (for tests).
+    var arrays: [[UInt8]] {
+        var values: [[UInt8]] = []
+        forEach { values.append(Array($0)) }
+        return values
     }
 
     /// Calls `body` with each value's bytes, in order.
