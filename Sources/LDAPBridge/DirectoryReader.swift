@@ -74,10 +74,9 @@ public enum DirectoryReader {
         // People and groups, concurrently.
         async let peopleSearch = searchPeople(peopleConnection, base: peopleBase, config: config, now: now)
         async let groupSearch = searchGroups(groupsConnection, base: groupsBase, config: config)
-        let (recordPages, peopleSummary, peopleDuration) = try await peopleSearch
+        let (assembled, peopleSummary, peopleDuration) = try await peopleSearch
         let (groupPages, groupSummary, groupDuration) = try await groupSearch
         var groups = Array(groupPages.joined())
-        let recordCount = recordPages.reduce(0) { $0 + $1.count }
         report.peopleSearchDuration = peopleDuration
         report.groupSearchDuration = groupDuration
         report.peopleEntries = peopleSummary.entries
@@ -97,57 +96,21 @@ public enum DirectoryReader {
             disabledByFilter.formUnion(dns)
         }
 
-        // Two independent passes over the records, on up to two threads: the people dictionary
-        // (which finds duplicate identifiers), and the lists and DN-text table for resolving
-        // members (most member values are the target's DN exactly as the server returns it: those
-        // are looked up by their bytes, and only the ones that differ are parsed and normalised).
-        let dnTexts = ByteKeyTable(capacity: recordCount + groups.count)
-        let peopleBox = ResultSlots<(people: [PersonID: Person], duplicate: LDAPError?)>(count: 1)
-        let listsBox = ResultSlots<(ids: [PersonID], dns: [DistinguishedName], uids: [String], unusual: [Int])>(
-            count: 1)
-        let disabledDNs = disabledByFilter
-        DispatchQueue.concurrentPerform(iterations: recordCount >= 1000 ? 2 : 1) { worker in
-            if worker == 0 {
-                var people: [PersonID: Person] = [:]
-                people.reserveCapacity(recordCount)
-                for record in recordPages.joined() {
-                    guard var person = record.person else { continue }
-                    if !disabledDNs.isEmpty, disabledDNs.contains(person.dn) { person.disabled = true }
-                    if let other = people.updateValue(person, forKey: person.id) {
-                        let error = LDAPError(
-                            .duplicateIdentifier,
-                            "\(other.dn) and \(person.dn) share the identifier \(person.id) (\(schema.identifierAttribute))")
-                        peopleBox[0] = ([:], error)
-                        return
-                    }
-                }
-                peopleBox[0] = (people, nil)
-            }
-            if worker == 1 || recordCount < 1000 {
-                var ids: [PersonID] = []
-                var dns: [DistinguishedName] = []
-                var uids: [String] = []
-                var unusual: [Int] = []
-                ids.reserveCapacity(recordCount)
-                dns.reserveCapacity(recordCount)
-                uids.reserveCapacity(recordCount)
-                for record in recordPages.joined() {
-                    guard let person = record.person else { continue }
-                    if !record.plainDN { unusual.append(ids.count) }
-                    dnTexts.set(dnTexts.entry(person.dn.original), first: Int32(ids.count))
-                    ids.append(person.id)
-                    dns.append(person.dn)
-                    uids.append(person.uid)
-                }
-                listsBox[0] = (ids, dns, uids, unusual)
+        // The people dictionary and the lists for resolving members were assembled page by page
+        // while the search ran (see `PeopleAssembler`).
+        if let duplicate = assembled.duplicate { throw duplicate }
+        var people = assembled.people
+        if !disabledByFilter.isEmpty {
+            for (index, dn) in assembled.dns.enumerated() where disabledByFilter.contains(dn) {
+                people[assembled.ids[index]]?.disabled = true
             }
         }
-        let (people, duplicate) = peopleBox.take(0)!
-        if let duplicate { throw duplicate }
-        let (personIDs, personDNs, personUIDs, unusualDNs) = listsBox.take(0)!
-        for record in recordPages.joined() where record.person == nil {
-            report.skippedPeople.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
-        }
+        let personIDs = assembled.ids
+        let personDNs = assembled.dns
+        let personUIDs = assembled.uids
+        let unusualDNs = assembled.unusual
+        let dnTexts = assembled.dnTexts
+        report.skippedPeople = assembled.skipped
         for skipped in report.skippedPeople.prefix(20) {
             logger.warning("ldap.person.skipped", metadata: ["ldap.dn": "\(skipped.dn)", "reason": "\(skipped.reason)"])
         }
@@ -198,7 +161,7 @@ public enum DirectoryReader {
 
     private static func searchPeople(
         _ connection: LDAPConnection, base: String, config: LDAPConfiguration, now: Date
-    ) async throws -> ([[PersonRecord]], LDAPSearchSummary, Duration) {
+    ) async throws -> (PeopleAssembler, LDAPSearchSummary, Duration) {
         let started = ContinuousClock.now
         let schema = config.schema
         var attributes = [
@@ -208,11 +171,13 @@ public enum DirectoryReader {
         attributes += schema.displayNameAttributes + config.disabled.attributes
         let nowSeconds = now.timeIntervalSince1970
         let disabledTest = config.disabled
-        let (records, summary) = try await connection.search(
+        let assembler = PeopleAssembler(identifierAttribute: schema.identifierAttribute)
+        let (_, summary) = try await connection.search(
             base: base, scope: config.people.scope, filter: LDAPFilter.and([schema.personFilter, config.people.filter]),
             attributes: unique(attributes), pageSize: config.pageSize,
-            decoder: PersonDecoder(schema: schema, disabled: disabledTest, nowSeconds: nowSeconds))
-        return (records, summary, ContinuousClock.now - started)
+            decoder: PersonDecoder(schema: schema, disabled: disabledTest, nowSeconds: nowSeconds),
+            assemble: { records in assembler.add(records) })
+        return (assembler, summary, ContinuousClock.now - started)
     }
 
     private static func searchGroups(
@@ -699,6 +664,46 @@ struct GroupRecord: Sendable {
     var members: MemberValues
     /// An Active Directory ranged retrieval that needs follow-up searches.
     var pendingRetrieval: RangedRetrieval?
+}
+
+/// The people of a read, assembled page by page in the server's order (on the search's serial
+/// assembly queue; read only after the search returned): the dictionary by identifier, the
+/// people in order with their DNs and login names, the DN-text table for resolving members,
+/// the skipped entries, and the first duplicate identifier (after which nothing is added).
+final class PeopleAssembler: @unchecked Sendable {
+    private let identifierAttribute: String
+    private(set) var people: [PersonID: Person] = [:]
+    private(set) var ids: [PersonID] = []
+    private(set) var dns: [DistinguishedName] = []
+    private(set) var uids: [String] = []
+    /// Indices of people whose DN text is not ASCII or not in normalised form.
+    private(set) var unusual: [Int] = []
+    let dnTexts = ByteKeyTable(capacity: 1024)
+    private(set) var skipped: [DirectoryRead.SkippedEntry] = []
+    private(set) var duplicate: LDAPError?
+
+    init(identifierAttribute: String) { self.identifierAttribute = identifierAttribute }
+
+    func add(_ records: [PersonRecord]) {
+        guard duplicate == nil else { return }
+        for record in records {
+            guard let person = record.person else {
+                skipped.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
+                continue
+            }
+            if let other = people.updateValue(person, forKey: person.id) {
+                duplicate = LDAPError(
+                    .duplicateIdentifier,
+                    "\(other.dn) and \(person.dn) share the identifier \(person.id) (\(identifierAttribute))")
+                return
+            }
+            if !record.plainDN { unusual.append(ids.count) }
+            dnTexts.set(dnTexts.entry(person.dn.original), first: Int32(ids.count))
+            ids.append(person.id)
+            dns.append(person.dn)
+            uids.append(person.uid)
+        }
+    }
 }
 
 /// One optional result per index, written by concurrent workers at distinct indices and read

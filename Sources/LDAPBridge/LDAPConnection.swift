@@ -192,17 +192,20 @@ public final class LDAPConnection: @unchecked Sendable {
     /// page of its own format (no `LDAPEntry`); each completed page is then converted — on a
     /// global dispatch queue while the next page is received when `concurrent`, else right there.
     /// Returns the results page by page (not concatenated, to spare copying them), in the
-    /// server's order; errors as for `search(…transform:)`.
+    /// server's order; errors as for `search(…transform:)`. With `assemble`, each converted page
+    /// is instead handed to `assemble`, in order, on one serial queue (while later pages are still
+    /// being received), and no pages are returned; the search returns after the last `assemble`.
     func search<Decoder: EntryPageDecoder>(
         base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [],
-        pageSize: Int? = 500, decoder: Decoder, concurrent: Bool = true
+        pageSize: Int? = 500, decoder: Decoder, concurrent: Bool = true,
+        assemble: (@Sendable ([Decoder.Output]) -> Void)? = nil
     ) async throws -> (pages: [[Decoder.Output]], summary: LDAPSearchSummary) {
         let request = RawSearchRequest(
             base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
             timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
         return try await run { raw in
-            let pipeline = ConversionPipeline<Decoder.Page, Decoder.Output>(concurrent: concurrent) { page in
-                try decoder.convert(page)
+            let pipeline = ConversionPipeline<Decoder.Page, Decoder.Output>(concurrent: concurrent, assemble: assemble) {
+                page in try decoder.convert(page)
             }
             var page = decoder.makePage(capacity: pageSize ?? 0)
             let summary: LDAPSearchSummary
@@ -311,30 +314,51 @@ protocol EntryPageDecoder: Sendable {
 }
 
 /// Converts search pages — concurrently on global queues, or inline — keeping page order; the
-/// first error wins.
+/// first error wins. Optionally hands the converted pages, in order, to an assembler on a serial
+/// queue (a page after a failed one is never assembled).
 private final class ConversionPipeline<Page: Sendable, T: Sendable>: @unchecked Sendable {
     private let convert: @Sendable (Page) throws -> [T]
+    private let assemble: (@Sendable ([T]) -> Void)?
     private let concurrent: Bool
     private let lock = NSLock()
     private let group = DispatchGroup()
+    private let assemblyQueue = DispatchQueue(label: "accesssync.ldap.assembly")
     private var pages: [[T]] = []
+    private var converted: [Bool] = []
+    private var nextToAssemble = 0
     private var firstError: (any Error)?
 
-    init(concurrent: Bool, convert: @escaping @Sendable (Page) throws -> [T]) {
+    init(concurrent: Bool, assemble: (@Sendable ([T]) -> Void)? = nil, convert: @escaping @Sendable (Page) throws -> [T]) {
         self.concurrent = concurrent
+        self.assemble = assemble
         self.convert = convert
+    }
+
+    /// Under the lock: stores a converted page, and queues every page that is now next in order
+    /// for assembly (dropping it here).
+    private func store(_ results: [T], at index: Int) {
+        pages[index] = results
+        converted[index] = true
+        guard let assemble else { return }
+        while nextToAssemble < pages.count, converted[nextToAssemble] {
+            let page = pages[nextToAssemble]
+            pages[nextToAssemble] = []
+            assemblyQueue.async(group: group) { assemble(page) }
+            nextToAssemble += 1
+        }
     }
 
     func submit(_ page: Page) {
         let index = lock.withLock {
             pages.append([])
+            converted.append(false)
             return pages.count - 1
         }
         let convert = self.convert
         let work: @Sendable () -> Void = {
             do {
-                let converted = try convert(page)
-                self.lock.withLock { self.pages[index] = converted }
+                let results = try convert(page)
+                self.lock.withLock { self.store(results, at: index) }
             } catch {
                 self.lock.withLock { if self.firstError == nil { self.firstError = error } }
             }
