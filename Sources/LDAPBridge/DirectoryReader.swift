@@ -140,6 +140,9 @@ public enum DirectoryReader {
         let resolved = try resolveMembers(
             groups, people: people, personIDs: personIDs, personDNs: personDNs, personUIDs: personUIDs,
             unusualDNs: unusualDNs,
+            loginTables: assembled.exactLogins.flatMap { exact in
+                assembled.foldedLogins.map { (allASCII: assembled.loginsASCII, exact: exact, folded: $0) }
+            },
             dnTexts: dnTexts, config: config)
         report.unresolvedMembers = resolved.unresolved
 
@@ -171,7 +174,8 @@ public enum DirectoryReader {
         attributes += schema.displayNameAttributes + config.disabled.attributes
         let nowSeconds = now.timeIntervalSince1970
         let disabledTest = config.disabled
-        let assembler = PeopleAssembler(identifierAttribute: schema.identifierAttribute)
+        let assembler = PeopleAssembler(
+            identifierAttribute: schema.identifierAttribute, loginTables: schema.memberValue == .loginName)
         let (_, summary) = try await connection.search(
             base: base, scope: config.people.scope, filter: LDAPFilter.and([schema.personFilter, config.people.filter]),
             attributes: unique(attributes), pageSize: config.pageSize,
@@ -196,6 +200,7 @@ public enum DirectoryReader {
     ///
     /// `personIDs`, `personDNs` and `personUIDs` list the people in the order they were read;
     /// `unusualDNs` the indices of those whose DN text is not ASCII or not in normalised form.
+    /// `loginTables`, when given, are the login-name tables already built in that order.
     /// `dnTexts` maps each person's DN text (bytes as returned) to its index in `personIDs`
     /// (`first`); the groups' DN texts are added here (`second`: group index + 1). Values are
     /// looked up by their bytes; where that could differ from comparing Strings (canonically
@@ -203,7 +208,8 @@ public enum DirectoryReader {
     /// for values that differ in case, spacing or escaping.
     static func resolveMembers(
         _ records: [GroupRecord], people: [PersonID: Person], personIDs: [PersonID], personDNs: [DistinguishedName],
-        personUIDs: [String], unusualDNs: [Int], dnTexts: ByteKeyTable,
+        personUIDs: [String], unusualDNs: [Int],
+        loginTables: (allASCII: Bool, exact: ByteKeyTable, folded: ByteKeyTable)? = nil, dnTexts: ByteKeyTable,
         config: LDAPConfiguration
     ) throws(LDAPError) -> (groups: [DistinguishedName: Group], unresolved: Int) {
         var groupByDN: [DistinguishedName: DistinguishedName] = [:]
@@ -237,10 +243,10 @@ public enum DirectoryReader {
         // RFC 2307 login names by bytes, exact and ASCII-lowercased: first person index and count.
         // Valid for ASCII values when every login name is ASCII (then bytes compare as Strings do).
         let byLogin = config.schema.memberValue == .loginName
-        let allLoginsASCII = byLogin && personUIDs.allSatisfy(isASCII)
-        let exactLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
-        let foldedLogins = ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
-        if allLoginsASCII {
+        let allLoginsASCII = byLogin && (loginTables?.allASCII ?? personUIDs.allSatisfy(isASCII))
+        let exactLogins = loginTables?.exact ?? ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
+        let foldedLogins = loginTables?.folded ?? ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
+        if allLoginsASCII, loginTables == nil {
             // The two tables are independent: one thread each.
             DispatchQueue.concurrentPerform(iterations: 2) { table in
                 var lowered: [UInt8] = []
@@ -682,7 +688,38 @@ final class PeopleAssembler: @unchecked Sendable {
     private(set) var skipped: [DirectoryRead.SkippedEntry] = []
     private(set) var duplicate: LDAPError?
 
-    init(identifierAttribute: String) { self.identifierAttribute = identifierAttribute }
+    /// RFC 2307 login names by bytes (exact and ASCII-lowercased: first index and count), kept
+    /// while every login name so far is ASCII; see `resolveMembers`.
+    let exactLogins: ByteKeyTable?
+    let foldedLogins: ByteKeyTable?
+    private(set) var loginsASCII = true
+
+    init(identifierAttribute: String, loginTables: Bool) {
+        self.identifierAttribute = identifierAttribute
+        exactLogins = loginTables ? ByteKeyTable(capacity: 1024) : nil
+        foldedLogins = loginTables ? ByteKeyTable(capacity: 1024) : nil
+    }
+
+    private func addLogin(_ login: String, index: Int) {
+        guard loginsASCII, let exactLogins, let foldedLogins else { return }
+        var login = login
+        login.withUTF8 { bytes in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else {
+                loginsASCII = false
+                return
+            }
+            let exact = exactLogins.entry(bytes)
+            if exactLogins.second(exact) == 0 { exactLogins.set(exact, first: Int32(index)) }
+            exactLogins.set(exact, second: exactLogins.second(exact) + 1)
+            lowered.removeAll(keepingCapacity: true)
+            for byte in bytes { lowered.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) }
+            let folded = lowered.withUnsafeBufferPointer { foldedLogins.entry($0) }
+            if foldedLogins.second(folded) == 0 { foldedLogins.set(folded, first: Int32(index)) }
+            foldedLogins.set(folded, second: foldedLogins.second(folded) + 1)
+        }
+    }
+
+    private var lowered: [UInt8] = []
 
     func add(_ records: [PersonRecord]) {
         guard duplicate == nil else { return }
@@ -699,6 +736,7 @@ final class PeopleAssembler: @unchecked Sendable {
             }
             if !record.plainDN { unusual.append(ids.count) }
             dnTexts.set(dnTexts.entry(person.dn.original), first: Int32(ids.count))
+            addLogin(person.uid, index: ids.count)
             ids.append(person.id)
             dns.append(person.dn)
             uids.append(person.uid)
