@@ -1,4 +1,5 @@
 public import Foundation
+import Dispatch
 public import Logging
 public import RBACModel
 
@@ -73,8 +74,9 @@ public enum DirectoryReader {
         // People and groups, concurrently.
         async let peopleSearch = searchPeople(peopleConnection, base: peopleBase, config: config, now: now)
         async let groupSearch = searchGroups(groupsConnection, base: groupsBase, config: config)
-        let (records, peopleSummary, peopleDuration) = try await peopleSearch
-        var (groups, groupSummary, groupDuration) = try await groupSearch
+        let (assembled, peopleSummary, peopleDuration) = try await peopleSearch
+        let (groupPages, groupSummary, groupDuration) = try await groupSearch
+        var groups = Array(groupPages.joined())
         report.peopleSearchDuration = peopleDuration
         report.groupSearchDuration = groupDuration
         report.peopleEntries = peopleSummary.entries
@@ -94,38 +96,34 @@ public enum DirectoryReader {
             disabledByFilter.formUnion(dns)
         }
 
-        var people: [PersonID: Person] = [:]
-        people.reserveCapacity(records.count)
-        // Most member values are the target's DN exactly as the server returns it: look those up
-        // by their text first and parse (normalise) only the ones that differ.
-        var personByDNText: [String: PersonID] = [:]
-        personByDNText.reserveCapacity(records.count)
-        for record in records {
-            guard var person = record.person else {
-                report.skippedPeople.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
-                continue
-            }
-            if !disabledByFilter.isEmpty, disabledByFilter.contains(person.dn) { person.disabled = true }
-            personByDNText[person.dn.original] = person.id
-            if let other = people.updateValue(person, forKey: person.id) {
-                throw LDAPError(
-                    .duplicateIdentifier,
-                    "\(other.dn) and \(person.dn) share the identifier \(person.id) (\(schema.identifierAttribute))")
+        // The people dictionary and the lists for resolving members were assembled page by page
+        // while the search ran (see `PeopleAssembler`).
+        if let duplicate = assembled.duplicate { throw duplicate }
+        var people = assembled.people
+        if !disabledByFilter.isEmpty {
+            for (index, dn) in assembled.dns.enumerated() where disabledByFilter.contains(dn) {
+                people[assembled.ids[index]]?.disabled = true
             }
         }
+        let personIDs = assembled.ids
+        let personDNs = assembled.dns
+        let personUIDs = assembled.uids
+        let unusualDNs = assembled.unusual
+        let dnTexts = assembled.dnTexts
+        report.skippedPeople = assembled.skipped
         for skipped in report.skippedPeople.prefix(20) {
             logger.warning("ldap.person.skipped", metadata: ["ldap.dn": "\(skipped.dn)", "reason": "\(skipped.reason)"])
         }
 
         // Ranged retrieval continuations (Active Directory).
         let memberAttribute = schema.memberAttribute
-        for index in groups.indices where !groups[index].members.isComplete {
+        for index in groups.indices {
+            guard var retrieval = groups[index].pendingRetrieval else { continue }
             guard schema.rangedRetrieval else {
                 throw LDAPError(
                     .unsupported,
                     "group \(groups[index].dn) returned a ranged \(memberAttribute) but ranged retrieval is off in the schema")
             }
-            var retrieval = groups[index].members
             while let request = retrieval.nextRequest {
                 let dn = groups[index].dn.original
                 let answers = try await groupsConnection.search(
@@ -133,12 +131,19 @@ public enum DirectoryReader {
                 report.rangedFollowUps += 1
                 try retrieval.absorb(answers.first?.attributes ?? [])
             }
-            groups[index].members = retrieval
+            groups[index].members = MemberValues(retrieval.values)
+            groups[index].pendingRetrieval = nil
         }
 
         try await checkMemberReadability(groups, connection: groupsConnection, config: config, logger: logger)
 
-        let resolved = try resolveMembers(groups, people: people, personByDNText: personByDNText, config: config)
+        let resolved = try resolveMembers(
+            groups, people: people, personIDs: personIDs, personDNs: personDNs, personUIDs: personUIDs,
+            unusualDNs: unusualDNs,
+            loginTables: assembled.exactLogins.flatMap { exact in
+                assembled.foldedLogins.map { (allASCII: assembled.loginsASCII, exact: exact, folded: $0) }
+            },
+            dnTexts: dnTexts, config: config)
         report.unresolvedMembers = resolved.unresolved
 
         var snapshot = DirectorySnapshot()
@@ -159,7 +164,7 @@ public enum DirectoryReader {
 
     private static func searchPeople(
         _ connection: LDAPConnection, base: String, config: LDAPConfiguration, now: Date
-    ) async throws -> ([PersonRecord], LDAPSearchSummary, Duration) {
+    ) async throws -> (PeopleAssembler, LDAPSearchSummary, Duration) {
         let started = ContinuousClock.now
         let schema = config.schema
         var attributes = [
@@ -169,99 +174,324 @@ public enum DirectoryReader {
         attributes += schema.displayNameAttributes + config.disabled.attributes
         let nowSeconds = now.timeIntervalSince1970
         let disabledTest = config.disabled
-        let (records, summary) = try await connection.search(
+        let assembler = PeopleAssembler(
+            identifierAttribute: schema.identifierAttribute, loginTables: schema.memberValue == .loginName)
+        let (_, summary) = try await connection.search(
             base: base, scope: config.people.scope, filter: LDAPFilter.and([schema.personFilter, config.people.filter]),
-            attributes: unique(attributes), pageSize: config.pageSize
-        ) { entry in try PersonRecord(entry: entry, schema: schema, disabled: disabledTest, nowSeconds: nowSeconds) }
-        return (records, summary, ContinuousClock.now - started)
+            attributes: unique(attributes), pageSize: config.pageSize,
+            decoder: PersonDecoder(schema: schema, disabled: disabledTest, nowSeconds: nowSeconds),
+            assemble: { records in assembler.add(records) })
+        return (assembler, summary, ContinuousClock.now - started)
     }
 
     private static func searchGroups(
         _ connection: LDAPConnection, base: String, config: LDAPConfiguration
-    ) async throws -> ([GroupRecord], LDAPSearchSummary, Duration) {
+    ) async throws -> ([[GroupRecord]], LDAPSearchSummary, Duration) {
         let started = ContinuousClock.now
         let schema = config.schema
         let (records, summary) = try await connection.search(
             base: base, scope: config.groups.scope, filter: LDAPFilter.and([schema.groupFilter, config.groups.filter]),
             attributes: unique([schema.groupNameAttribute, schema.memberAttribute, "objectClass"]),
-            pageSize: config.pageSize
-        ) { entry in try GroupRecord(entry: entry, schema: schema) }
+            pageSize: config.pageSize, decoder: GroupDecoder(schema: schema))
         return (records, summary, ContinuousClock.now - started)
     }
 
     /// Resolves member values (DNs or login names) into people and nested groups.
+    ///
+    /// `personIDs`, `personDNs` and `personUIDs` list the people in the order they were read;
+    /// `unusualDNs` the indices of those whose DN text is not ASCII or not in normalised form.
+    /// `loginTables`, when given, are the login-name tables already built in that order.
+    /// `dnTexts` maps each person's DN text (bytes as returned) to its index in `personIDs`
+    /// (`first`); the groups' DN texts are added here (`second`: group index + 1). Values are
+    /// looked up by their bytes; where that could differ from comparing Strings (canonically
+    /// equivalent non-ASCII text) the String dictionaries decide, as do DN-normalised lookups
+    /// for values that differ in case, spacing or escaping.
     static func resolveMembers(
-        _ records: [GroupRecord], people: [PersonID: Person], personByDNText: [String: PersonID],
+        _ records: [GroupRecord], people: [PersonID: Person], personIDs: [PersonID], personDNs: [DistinguishedName],
+        personUIDs: [String], unusualDNs: [Int],
+        loginTables: (allASCII: Bool, exact: ByteKeyTable, folded: ByteKeyTable)? = nil, dnTexts: ByteKeyTable,
         config: LDAPConfiguration
     ) throws(LDAPError) -> (groups: [DistinguishedName: Group], unresolved: Int) {
         var groupByDN: [DistinguishedName: DistinguishedName] = [:]
-        var groupByDNText: [String: DistinguishedName] = [:]
         groupByDN.reserveCapacity(records.count)
-        groupByDNText.reserveCapacity(records.count)
-        for group in records {
+        for (index, group) in records.enumerated() {
             if groupByDN.updateValue(group.dn, forKey: group.dn) != nil {
                 throw LDAPError(.duplicateIdentifier, "the group \(group.dn) was returned twice")
             }
-            groupByDNText[group.dn.original] = group.dn
+            dnTexts.set(dnTexts.entry(group.dn.original), second: Int32(index + 1))
         }
-        // Built only when needed: DN-normalised lookup for values that differ in case, spacing or
-        // escaping, and login-name lookups for RFC 2307.
+        // An ASCII value equals a non-ASCII text as a String only if the text's NFC form is that
+        // ASCII text, which then has one byte per Unicode scalar of the text: only values of those
+        // lengths need the String lookups of non-ASCII texts.
+        var nonASCIIScalarCounts: Set<Int> = []
+        for index in unusualDNs where !isASCII(personDNs[index].original) {
+            nonASCIIScalarCounts.insert(personDNs[index].original.unicodeScalars.count)
+        }
+        for group in records where !isASCII(group.dn.original) {
+            nonASCIIScalarCounts.insert(group.dn.original.unicodeScalars.count)
+        }
+        // String-keyed lookups, built only when needed: all DN texts (for a non-ASCII value that
+        // is not byte-identical to one), the non-ASCII DN texts (an ASCII value can equal one of
+        // those as a String), DN-normalised lookup, and login-name lookups for RFC 2307.
+        var personByDNText: [String: PersonID]?
+        var groupByDNText: [String: DistinguishedName]?
+        var nonASCIIPersonDNText: [String: PersonID]?
+        var nonASCIIGroupDNText: [String: DistinguishedName]?
         var personByDN: [DistinguishedName: PersonID]?
         var personByLogin: [String: [PersonID]]?
         var personByLoginFolded: [String: [PersonID]]?
+        // RFC 2307 login names by bytes, exact and ASCII-lowercased: first person index and count.
+        // Valid for ASCII values when every login name is ASCII (then bytes compare as Strings do).
+        let byLogin = config.schema.memberValue == .loginName
+        let allLoginsASCII = byLogin && (loginTables?.allASCII ?? personUIDs.allSatisfy(isASCII))
+        let exactLogins = loginTables?.exact ?? ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
+        let foldedLogins = loginTables?.folded ?? ByteKeyTable(capacity: allLoginsASCII ? personIDs.count : 0)
+        if allLoginsASCII, loginTables == nil {
+            // The two tables are independent: one thread each.
+            DispatchQueue.concurrentPerform(iterations: 2) { table in
+                var lowered: [UInt8] = []
+                for index in personUIDs.indices {
+                    var uid = personUIDs[index]
+                    let entry: Int
+                    let target = table == 0 ? exactLogins : foldedLogins
+                    if table == 0 {
+                        entry = exactLogins.entry(uid)
+                    } else {
+                        lowered.removeAll(keepingCapacity: true)
+                        uid.withUTF8 { bytes in
+                            for byte in bytes { lowered.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) }
+                        }
+                        entry = lowered.withUnsafeBufferPointer { foldedLogins.entry($0) }
+                    }
+                    if target.second(entry) == 0 { target.set(entry, first: Int32(index)) }
+                    target.set(entry, second: target.second(entry) + 1)
+                }
+            }
+        }
+
+        func personDNText(_ value: String, ascii: Bool) -> PersonID? {
+            if ascii {
+                guard nonASCIIScalarCounts.contains(value.utf8.count) else { return nil }
+                if nonASCIIPersonDNText == nil {
+                    var map: [String: PersonID] = [:]
+                    for index in unusualDNs where !isASCII(personDNs[index].original) {
+                        map[personDNs[index].original] = personIDs[index]
+                    }
+                    nonASCIIPersonDNText = map
+                }
+                return nonASCIIPersonDNText![value]
+            }
+            if personByDNText == nil {
+                var map: [String: PersonID] = [:]
+                map.reserveCapacity(personIDs.count)
+                for (index, dn) in personDNs.enumerated() { map[dn.original] = personIDs[index] }
+                personByDNText = map
+            }
+            return personByDNText![value]
+        }
+
+        // DN-normalised lookup of people. For an ASCII normalised form: the person whose DN text
+        // is exactly that form (found by its bytes, confirmed by comparing the DNs), else one of
+        // the few people whose DN text is not ASCII or not normalised. A non-ASCII form: as before.
+        var unusualByDN: [DistinguishedName: PersonID]?
+        func personByNormalizedDN(_ dn: DistinguishedName) -> PersonID? {
+            guard isASCII(dn.normalized) else {
+                if personByDN == nil {
+                    personByDN = Dictionary(people.values.map { ($0.dn, $0.id) }, uniquingKeysWith: { first, _ in first })
+                }
+                return personByDN![dn]
+            }
+            var text = dn.normalized
+            if let entry = text.withUTF8({ dnTexts.find($0) }), dnTexts.first(entry) >= 0 {
+                let index = Int(dnTexts.first(entry))
+                if personDNs[index] == dn { return personIDs[index] }
+            }
+            if unusualByDN == nil {
+                var map: [DistinguishedName: PersonID] = [:]
+                for index in unusualDNs where map[personDNs[index]] == nil { map[personDNs[index]] = personIDs[index] }
+                unusualByDN = map
+            }
+            return unusualByDN![dn]
+        }
+
+        func groupDNText(_ value: String, ascii: Bool) -> DistinguishedName? {
+            if ascii {
+                guard nonASCIIScalarCounts.contains(value.utf8.count) else { return nil }
+                if nonASCIIGroupDNText == nil {
+                    var map: [String: DistinguishedName] = [:]
+                    for group in records where !isASCII(group.dn.original) {
+                        map[group.dn.original] = group.dn
+                    }
+                    nonASCIIGroupDNText = map
+                }
+                return nonASCIIGroupDNText![value]
+            }
+            if groupByDNText == nil {
+                var map: [String: DistinguishedName] = [:]
+                for group in records { map[group.dn.original] = group.dn }
+                groupByDNText = map
+            }
+            return groupByDNText![value]
+        }
+
+        // First the values that the byte lookups resolve, on up to two threads (the tables are
+        // only read). The other values are left for the loop below, in order: for DN members
+        // the byte lookups never add an unresolved value, so only those positions are left; for
+        // login names a group with any such value is left whole (the order of unresolved values).
+        let memberValue = config.schema.memberValue
+        let nonASCIILengths = nonASCIIScalarCounts
+        let fast = ResultSlots<(group: Group, remaining: [Int])>(count: records.count)
+        let workers = records.count >= 32 ? 2 : 1
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: records.count, by: workers) {
+                let record = records[index]
+                var group = Group(name: record.name, dn: record.dn)
+                group.memberPeople.reserveCapacity(record.members.count)
+                var remaining: [Int] = []
+                var position = -1
+                let complete = record.members.allSatisfy { raw in
+                    position += 1
+                    switch memberValue {
+                    case .dn:
+                        guard let entry = dnTexts.find(raw) else {
+                            remaining.append(position)
+                            return true
+                        }
+                        if dnTexts.first(entry) >= 0 {
+                            group.memberPeople.insert(personIDs[Int(dnTexts.first(entry))])
+                            return true
+                        }
+                        // A group: only if no non-ASCII person DN could equal the value as a String.
+                        guard raw.isASCII, !nonASCIILengths.contains(raw.count), dnTexts.second(entry) > 0 else {
+                            remaining.append(position)
+                            return true
+                        }
+                        group.memberGroups.insert(records[Int(dnTexts.second(entry)) - 1].dn)
+                        return true
+                    case .loginName:
+                        guard allLoginsASCII, raw.isASCII else { return false }
+                        if let entry = exactLogins.find(raw) {
+                            if exactLogins.second(entry) == 1 {
+                                group.memberPeople.insert(personIDs[Int(exactLogins.first(entry))])
+                            } else {
+                                group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                            }
+                            return true
+                        }
+                        let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+                        let entry = lowered.withUnsafeBufferPointer { foldedLogins.find($0) }
+                        if let entry, foldedLogins.second(entry) == 1 {
+                            group.memberPeople.insert(personIDs[Int(foldedLogins.first(entry))])
+                        } else {
+                            group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                        }
+                        return true
+                    }
+                }
+                if complete { fast[index] = (group, remaining) }
+            }
+        }
 
         var resolved: [DistinguishedName: Group] = [:]
         resolved.reserveCapacity(records.count)
         var unresolvedTotal = 0
         var unresolvedExamples: [String] = []
-        for record in records {
-            var group = Group(name: record.name, dn: record.dn)
-            for raw in record.members.values {
-                let value = String(decoding: raw, as: UTF8.self)
-                switch config.schema.memberValue {
-                case .dn:
-                    if let id = personByDNText[value] {
-                        group.memberPeople.insert(id)
-                        continue
+        for (index, record) in records.enumerated() {
+            var group: Group
+            var remaining: [Int]?
+            if let done = fast.take(index) {
+                group = done.group
+                remaining = done.remaining
+            } else {
+                group = Group(name: record.name, dn: record.dn)
+                group.memberPeople.reserveCapacity(record.members.count)
+            }
+            if remaining?.isEmpty != true {
+                var position = -1
+                var next = 0
+                record.members.forEach { raw in
+                    position += 1
+                    if let remaining {
+                        guard next < remaining.count, remaining[next] == position else { return }
+                        next += 1
                     }
-                    if let target = groupByDNText[value] {
-                        group.memberGroups.insert(target)
-                        continue
-                    }
-                    guard let dn = try? DistinguishedName(value) else {
-                        group.unresolvedMembers.append(value)
-                        continue
-                    }
-                    if personByDN == nil {
-                        personByDN = Dictionary(people.values.map { ($0.dn, $0.id) }, uniquingKeysWith: { first, _ in first })
-                    }
-                    if let id = personByDN![dn] {
-                        group.memberPeople.insert(id)
-                    } else if let target = groupByDN[dn] {
-                        group.memberGroups.insert(target)
-                    } else {
-                        group.unresolvedMembers.append(value)
-                    }
-                case .loginName:
-                    if personByLogin == nil {
-                        var exact: [String: [PersonID]] = [:]
-                        var folded: [String: [PersonID]] = [:]
-                        for person in people.values {
-                            exact[person.uid, default: []].append(person.id)
-                            folded[person.uid.lowercased(), default: []].append(person.id)
+                    switch config.schema.memberValue {
+                    case .dn:
+                        let entry = dnTexts.find(raw)
+                        if let found = entry, dnTexts.first(found) >= 0 {
+                            group.memberPeople.insert(personIDs[Int(dnTexts.first(found))])
+                            return
                         }
-                        personByLogin = exact
-                        personByLoginFolded = folded
-                    }
-                    // Exact first (uids differing only in case exist), then case-insensitive if unique.
-                    if let ids = personByLogin![value], ids.count == 1 {
-                        group.memberPeople.insert(ids[0])
-                    } else if personByLogin![value] == nil, let ids = personByLoginFolded![value.lowercased()],
-                        ids.count == 1
-                    {
-                        group.memberPeople.insert(ids[0])
-                    } else {
-                        group.unresolvedMembers.append(value)
+                        let ascii = raw.isASCII
+                        let value = String(decoding: raw, as: UTF8.self)
+                        if let id = personDNText(value, ascii: ascii) {
+                            group.memberPeople.insert(id)
+                            return
+                        }
+                        if !ascii, entry == nil, let target = groupDNText(value, ascii: false) {
+                            group.memberGroups.insert(target)
+                            return
+                        }
+                        if let found = entry, dnTexts.second(found) > 0 {
+                            group.memberGroups.insert(records[Int(dnTexts.second(found)) - 1].dn)
+                            return
+                        }
+                        if ascii, let target = groupDNText(value, ascii: true) {
+                            group.memberGroups.insert(target)
+                            return
+                        }
+                        guard let dn = try? DistinguishedName(value) else {
+                            group.unresolvedMembers.append(value)
+                            return
+                        }
+                        if let id = personByNormalizedDN(dn) {
+                            group.memberPeople.insert(id)
+                        } else if let target = groupByDN[dn] {
+                            group.memberGroups.insert(target)
+                        } else {
+                            group.unresolvedMembers.append(value)
+                        }
+                    case .loginName:
+                        if allLoginsASCII, raw.isASCII {
+                            // Exact first (uids differing only in case exist), then case-insensitive if unique.
+                            if let entry = exactLogins.find(raw) {
+                                if exactLogins.second(entry) == 1 {
+                                    group.memberPeople.insert(personIDs[Int(exactLogins.first(entry))])
+                                } else {
+                                    group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                                }
+                                return
+                            }
+                            let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+                            let entry = lowered.withUnsafeBufferPointer { foldedLogins.find($0) }
+                            if let entry, foldedLogins.second(entry) == 1 {
+                                group.memberPeople.insert(personIDs[Int(foldedLogins.first(entry))])
+                            } else {
+                                group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+                            }
+                            return
+                        }
+                        let value = String(decoding: raw, as: UTF8.self)
+                        if personByLogin == nil {
+                            var exact: [String: [PersonID]] = [:]
+                            var folded: [String: [PersonID]] = [:]
+                            for person in people.values {
+                                exact[person.uid, default: []].append(person.id)
+                                folded[person.uid.lowercased(), default: []].append(person.id)
+                            }
+                            personByLogin = exact
+                            personByLoginFolded = folded
+                        }
+                        // Exact first (uids differing only in case exist), then case-insensitive if unique.
+                        if let ids = personByLogin![value], ids.count == 1 {
+                            group.memberPeople.insert(ids[0])
+                        } else if personByLogin![value] == nil, let ids = personByLoginFolded![value.lowercased()],
+                            ids.count == 1
+                        {
+                            group.memberPeople.insert(ids[0])
+                        } else {
+                            group.unresolvedMembers.append(value)
+                        }
                     }
                 }
             }
@@ -333,7 +563,7 @@ public enum DirectoryReader {
         _ groups: [GroupRecord], check: MemberReadCheck, attribute: String, bind: String
     ) throws(LDAPError) {
         if check.rejectAllGroupsEmpty, groups.count >= max(1, check.minimumGroupsForEmptyCheck),
-            groups.allSatisfy({ $0.members.values.isEmpty })
+            groups.allSatisfy({ $0.members.isEmpty })
         {
             throw LDAPError(
                 .memberAttributeUnreadable,
@@ -348,7 +578,7 @@ public enum DirectoryReader {
             guard !matches.isEmpty else {
                 throw LDAPError(.memberAttributeUnreadable, "the canary group \(canary) was not found")
             }
-            if matches.allSatisfy({ $0.members.values.isEmpty }) {
+            if matches.allSatisfy({ $0.members.isEmpty }) {
                 throw LDAPError(
                     .memberAttributeUnreadable,
                     "the canary group \(canary) came back without members: \(bind) probably cannot read \(attribute)")
@@ -397,76 +627,146 @@ public struct DirectoryRead: Sendable {
     }
 }
 
-/// A person entry converted on the connection's thread.
+/// A person entry converted (see `PersonDecoder`).
 struct PersonRecord: Sendable {
     var dn: DistinguishedName
     var person: Person?
     var skipReason: String?
+    /// The DN text is ASCII and equal to its normalised form (then byte lookups by the text
+    /// also serve DN-normalised lookups).
+    var plainDN: Bool
+
+    init(dn: DistinguishedName, person: Person?, skipReason: String?, plainDN: Bool) {
+        self.dn = dn
+        self.person = person
+        self.skipReason = skipReason
+        self.plainDN = plainDN
+    }
 
     init(entry: LDAPEntry, schema: DirectorySchema, disabled: DisabledTest, nowSeconds: Double) throws(LDAPError) {
-        dn = try DirectoryReader.parseDN(entry.dn)
-        guard let rawID = entry.values(schema.identifierAttribute).first else {
-            throw LDAPError(
-                .invalidEntry,
-                "\(entry.dn) has no \(schema.identifierAttribute): the bind cannot read it or the schema mapping is wrong")
+        let decoder = PersonDecoder(schema: schema, disabled: disabled, nowSeconds: nowSeconds)
+        var page = decoder.makePage(capacity: 1)
+        page.append(entry, slots: decoder.slots)
+        var record: PersonRecord?
+        do {
+            try page.forEachEntry { record = try decoder.record($0) }
+        } catch let error as LDAPError {
+            throw error
+        } catch {
+            throw LDAPError(.invalidEntry, "\(entry.dn): \(error)")
         }
-        let id: String
-        switch schema.identifierFormat {
-        case .text:
-            id = String(decoding: rawID, as: UTF8.self)
-            guard !id.isEmpty else { throw LDAPError(.invalidEntry, "\(entry.dn) has an empty \(schema.identifierAttribute)") }
-        case .activeDirectoryGUID:
-            do {
-                id = try ObjectGUID.string(fromBytes: rawID)
-            } catch {
-                throw LDAPError(.invalidEntry, "\(entry.dn): \(error.message)")
-            }
-        }
-        let logins = entry.strings(schema.loginAttribute)
-        guard !logins.isEmpty else {
-            person = nil
-            skipReason = "no \(schema.loginAttribute)"
-            return
-        }
-        // A multi-valued uid: prefer the value naming the entry (its RDN), else the first.
-        var login = logins[0]
-        if logins.count > 1, let rdn = dn.rdns.first,
-            let named = rdn.first(where: { $0.type.asciiCaseInsensitiveEquals(schema.loginAttribute) })
-        {
-            login = logins.first { $0.lowercased() == named.value } ?? login
-        }
-        var displayName: String?
-        for attribute in schema.displayNameAttributes {
-            if let value = entry.string(attribute) {
-                displayName = value
-                break
-            }
-        }
-        person = Person(
-            id: PersonID(id), uid: login, dn: dn, displayName: displayName, mail: entry.string(schema.mailAttribute),
-            uidNumber: entry.string(schema.uidNumberAttribute).flatMap { Int($0.trimmingWhitespace()) },
-            gidNumber: entry.string(schema.gidNumberAttribute).flatMap { Int($0.trimmingWhitespace()) },
-            disabled: disabled.matches(entry, nowSeconds: nowSeconds))
-        skipReason = nil
+        self = record!
     }
 }
 
-/// A group entry converted on the connection's thread.
+/// A group entry converted (see `GroupDecoder`).
 struct GroupRecord: Sendable {
     var dn: DistinguishedName
     var name: String
     var objectClasses: Set<String>
     /// Whether the member attribute (ranged or not) was in the entry at all.
     var memberAttributePresent: Bool
-    var members: RangedRetrieval
+    /// The member values read so far (all of them once `pendingRetrieval` is nil).
+    var members: MemberValues
+    /// An Active Directory ranged retrieval that needs follow-up searches.
+    var pendingRetrieval: RangedRetrieval?
+}
 
-    init(entry: LDAPEntry, schema: DirectorySchema) throws(LDAPError) {
-        dn = try DirectoryReader.parseDN(entry.dn)
-        let rdnValue = entry.dn.split(separator: ",").first.flatMap { $0.split(separator: "=", maxSplits: 1).last }
-        name = entry.string(schema.groupNameAttribute) ?? dn.leafValue ?? rdnValue.map(String.init) ?? entry.dn
-        objectClasses = Set(entry.strings("objectClass").map { $0.lowercased() })
-        let memberAttributes = entry.attributes(withBase: schema.memberAttribute)
-        memberAttributePresent = !memberAttributes.isEmpty
-        members = try RangedRetrieval(attribute: schema.memberAttribute, initial: memberAttributes)
+/// The people of a read, assembled page by page in the server's order (on the search's serial
+/// assembly queue; read only after the search returned): the dictionary by identifier, the
+/// people in order with their DNs and login names, the DN-text table for resolving members,
+/// the skipped entries, and the first duplicate identifier (after which nothing is added).
+final class PeopleAssembler: @unchecked Sendable {
+    private let identifierAttribute: String
+    private(set) var people: [PersonID: Person] = [:]
+    private(set) var ids: [PersonID] = []
+    private(set) var dns: [DistinguishedName] = []
+    private(set) var uids: [String] = []
+    /// Indices of people whose DN text is not ASCII or not in normalised form.
+    private(set) var unusual: [Int] = []
+    let dnTexts = ByteKeyTable(capacity: 1024)
+    private(set) var skipped: [DirectoryRead.SkippedEntry] = []
+    private(set) var duplicate: LDAPError?
+
+    /// RFC 2307 login names by bytes (exact and ASCII-lowercased: first index and count), kept
+    /// while every login name so far is ASCII; see `resolveMembers`.
+    let exactLogins: ByteKeyTable?
+    let foldedLogins: ByteKeyTable?
+    private(set) var loginsASCII = true
+
+    init(identifierAttribute: String, loginTables: Bool) {
+        self.identifierAttribute = identifierAttribute
+        exactLogins = loginTables ? ByteKeyTable(capacity: 1024) : nil
+        foldedLogins = loginTables ? ByteKeyTable(capacity: 1024) : nil
+    }
+
+    private func addLogin(_ login: String, index: Int) {
+        guard loginsASCII, let exactLogins, let foldedLogins else { return }
+        var login = login
+        login.withUTF8 { bytes in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else {
+                loginsASCII = false
+                return
+            }
+            let exact = exactLogins.entry(bytes)
+            if exactLogins.second(exact) == 0 { exactLogins.set(exact, first: Int32(index)) }
+            exactLogins.set(exact, second: exactLogins.second(exact) + 1)
+            lowered.removeAll(keepingCapacity: true)
+            for byte in bytes { lowered.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) }
+            let folded = lowered.withUnsafeBufferPointer { foldedLogins.entry($0) }
+            if foldedLogins.second(folded) == 0 { foldedLogins.set(folded, first: Int32(index)) }
+            foldedLogins.set(folded, second: foldedLogins.second(folded) + 1)
+        }
+    }
+
+    private var lowered: [UInt8] = []
+
+    func add(_ records: [PersonRecord]) {
+        guard duplicate == nil else { return }
+        for record in records {
+            guard let person = record.person else {
+                skipped.append(.init(dn: record.dn.original, reason: record.skipReason ?? "skipped"))
+                continue
+            }
+            if let other = people.updateValue(person, forKey: person.id) {
+                duplicate = LDAPError(
+                    .duplicateIdentifier,
+                    "\(other.dn) and \(person.dn) share the identifier \(person.id) (\(identifierAttribute))")
+                return
+            }
+            if !record.plainDN { unusual.append(ids.count) }
+            dnTexts.set(dnTexts.entry(person.dn.original), first: Int32(ids.count))
+            addLogin(person.uid, index: ids.count)
+            ids.append(person.id)
+            dns.append(person.dn)
+            uids.append(person.uid)
+        }
     }
 }
+
+/// One optional result per index, written by concurrent workers at distinct indices and read
+/// after they have all finished (`DispatchQueue.concurrentPerform` returns only then).
+final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [T?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    subscript(index: Int) -> T? {
+        get { slots.withUnsafeBufferPointer { $0[index] } }
+        set { slots.withUnsafeMutableBufferPointer { $0[index] = newValue } }
+    }
+
+    func take(_ index: Int) -> T? {
+        slots.withUnsafeMutableBufferPointer { buffer in
+            defer { buffer[index] = nil }
+            return buffer[index]
+        }
+    }
+}
+
+/// Whether a String is all ASCII (its UTF-8 bytes, scanned contiguously).
+private func isASCII(_ text: String) -> Bool {
+    var text = text
+    return text.withUTF8 { bytes in bytes.allSatisfy { $0 < 0x80 } }
+}
+

@@ -158,39 +158,6 @@ public struct DisabledTest: Sendable, Hashable {
     var filters: [String] {
         conditions.compactMap { if case .filter(let filter) = $0 { filter } else { nil } }
     }
-
-    /// Evaluates the locally decidable conditions for one entry.
-    func matches(_ entry: LDAPEntry, nowSeconds: Double) -> Bool {
-        for condition in conditions {
-            switch condition {
-            case .attributePresent(let name):
-                if let attribute = entry.attribute(name), !attribute.values.isEmpty { return true }
-            case .attributeEquals(let name, let value):
-                if entry.strings(name).contains(where: { $0.trimmingWhitespace().asciiCaseInsensitiveEquals(value) }) {
-                    return true
-                }
-            case .shadowExpired:
-                if let text = entry.string("shadowExpire"), let days = Int64(text.trimmingWhitespace()), days > 0 {
-                    let today = Int64((nowSeconds / 86_400).rounded(.down))
-                    if days <= today { return true }
-                }
-            case .filter:
-                continue
-            case .activeDirectoryAccountControl:
-                if let text = entry.string("userAccountControl"), let flags = Int64(text.trimmingWhitespace()),
-                    flags & 0x2 != 0
-                {
-                    return true
-                }
-                if let text = entry.string("accountExpires"), let expires = Int64(text.trimmingWhitespace()),
-                    ActiveDirectoryTime.isExpired(accountExpires: expires, nowSeconds: nowSeconds)
-                {
-                    return true
-                }
-            }
-        }
-        return false
-    }
 }
 
 /// Checks that make an ACL hiding `member` fail the read instead of emptying every group.

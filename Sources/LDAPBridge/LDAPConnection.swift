@@ -169,7 +169,14 @@ public final class LDAPConnection: @unchecked Sendable {
             timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
         return try await run { raw in
             // Pages are converted on other threads while the next page is being received.
-            let pipeline = ConversionPipeline(transform: transform)
+            let pipeline = ConversionPipeline<[LDAPEntry], T>(concurrent: true) { entries in
+                var converted: [T] = []
+                converted.reserveCapacity(entries.count)
+                for entry in entries {
+                    if let value = try transform(entry) { converted.append(value) }
+                }
+                return converted
+            }
             let summary: LDAPSearchSummary
             do {
                 summary = try raw.search(request) { page in pipeline.submit(page) }
@@ -178,6 +185,42 @@ public final class LDAPConnection: @unchecked Sendable {
                 throw error
             }
             return (try pipeline.finish(), summary)
+        }
+    }
+
+    /// Searches with a decoder that reads each entry in place, on the connection's thread, into a
+    /// page of its own format (no `LDAPEntry`); each completed page is then converted — on a
+    /// global dispatch queue while the next page is received when `concurrent`, else right there.
+    /// Returns the results page by page (not concatenated, to spare copying them), in the
+    /// server's order; errors as for `search(…transform:)`. With `assemble`, each converted page
+    /// is instead handed to `assemble`, in order, on one serial queue (while later pages are still
+    /// being received), and no pages are returned; the search returns after the last `assemble`.
+    func search<Decoder: EntryPageDecoder>(
+        base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [],
+        pageSize: Int? = 500, decoder: Decoder, concurrent: Bool = true,
+        assemble: (@Sendable ([Decoder.Output]) -> Void)? = nil
+    ) async throws -> (pages: [[Decoder.Output]], summary: LDAPSearchSummary) {
+        let request = RawSearchRequest(
+            base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize,
+            timeLimitSeconds: searchTimeLimitSeconds, responseTimeout: responseTimeout)
+        return try await run { raw in
+            let pipeline = ConversionPipeline<Decoder.Page, Decoder.Output>(concurrent: concurrent, assemble: assemble) {
+                page in try decoder.convert(page)
+            }
+            var page = decoder.makePage(capacity: pageSize ?? 0)
+            let summary: LDAPSearchSummary
+            do {
+                summary = try raw.searchVisiting(
+                    request, visit: { entry in try decoder.decode(entry, into: &page) },
+                    pageDone: {
+                        pipeline.submit(page)
+                        page = decoder.makePage(capacity: pageSize ?? 0)
+                    })
+            } catch {
+                _ = try? pipeline.finishPages()
+                throw error
+            }
+            return (try pipeline.finishPages(), summary)
         }
     }
 
@@ -259,37 +302,82 @@ extension LDAPConfiguration.PasswordSource {
     }
 }
 
-/// Converts search pages concurrently, keeping page order; the first error wins.
-private final class ConversionPipeline<T: Sendable>: @unchecked Sendable {
-    private let transform: @Sendable (LDAPEntry) throws -> T?
+/// Reads entries in place into pages of its own format, and converts whole pages (see
+/// `LDAPConnection.search(…decoder:)`). `decode` runs on the connection's thread while the server
+/// may still be sending, so it should only copy what it needs; `convert` may run on another thread.
+protocol EntryPageDecoder: Sendable {
+    associatedtype Page: Sendable
+    associatedtype Output: Sendable
+    func makePage(capacity: Int) -> Page
+    func decode(_ entry: RawEntryView, into page: inout Page) throws
+    func convert(_ page: Page) throws -> [Output]
+}
+
+/// Converts search pages — concurrently on global queues, or inline — keeping page order; the
+/// first error wins. Optionally hands the converted pages, in order, to an assembler on a serial
+/// queue (a page after a failed one is never assembled).
+private final class ConversionPipeline<Page: Sendable, T: Sendable>: @unchecked Sendable {
+    private let convert: @Sendable (Page) throws -> [T]
+    private let assemble: (@Sendable ([T]) -> Void)?
+    private let concurrent: Bool
     private let lock = NSLock()
     private let group = DispatchGroup()
+    private let assemblyQueue = DispatchQueue(label: "accesssync.ldap.assembly")
     private var pages: [[T]] = []
+    private var converted: [Bool] = []
+    private var nextToAssemble = 0
     private var firstError: (any Error)?
 
-    init(transform: @escaping @Sendable (LDAPEntry) throws -> T?) {
-        self.transform = transform
+    init(concurrent: Bool, assemble: (@Sendable ([T]) -> Void)? = nil, convert: @escaping @Sendable (Page) throws -> [T]) {
+        self.concurrent = concurrent
+        self.assemble = assemble
+        self.convert = convert
     }
 
-    func submit(_ entries: [LDAPEntry]) {
+    /// Under the lock: stores a converted page, and queues every page that is now next in order
+    /// for assembly (dropping it here).
+    private func store(_ results: [T], at index: Int) {
+        pages[index] = results
+        converted[index] = true
+        guard let assemble else { return }
+        while nextToAssemble < pages.count, converted[nextToAssemble] {
+            let page = pages[nextToAssemble]
+            pages[nextToAssemble] = []
+            assemblyQueue.async(group: group) { assemble(page) }
+            nextToAssemble += 1
+        }
+    }
+
+    func submit(_ page: Page) {
         let index = lock.withLock {
             pages.append([])
+            converted.append(false)
             return pages.count - 1
         }
-        let transform = self.transform
-        group.enter()
-        DispatchQueue.global().async {
-            defer { self.group.leave() }
+        let convert = self.convert
+        let work: @Sendable () -> Void = {
             do {
-                var converted: [T] = []
-                converted.reserveCapacity(entries.count)
-                for entry in entries {
-                    if let value = try transform(entry) { converted.append(value) }
-                }
-                self.lock.withLock { self.pages[index] = converted }
+                let results = try convert(page)
+                self.lock.withLock { self.store(results, at: index) }
             } catch {
                 self.lock.withLock { if self.firstError == nil { self.firstError = error } }
             }
+        }
+        guard concurrent else { return work() }
+        group.enter()
+        DispatchQueue.global().async {
+            defer { self.group.leave() }
+            work()
+        }
+    }
+
+    /// Waits for every submitted page; returns the pages' results in order or throws the first error.
+    func finishPages() throws -> [[T]] {
+        group.wait()
+        return try lock.withLock {
+            if let firstError { throw firstError }
+            defer { pages = [] }
+            return pages
         }
     }
 
@@ -298,7 +386,12 @@ private final class ConversionPipeline<T: Sendable>: @unchecked Sendable {
         group.wait()
         return try lock.withLock {
             if let firstError { throw firstError }
-            return Array(pages.joined())
+            if pages.count == 1 { return pages[0] }
+            var all: [T] = []
+            all.reserveCapacity(pages.reduce(0) { $0 + $1.count })
+            for page in pages { all += page }
+            pages = []
+            return all
         }
     }
 }

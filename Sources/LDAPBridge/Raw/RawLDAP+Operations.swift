@@ -23,6 +23,44 @@ struct RawSearchRequest {
     var responseTimeout: Duration?
 }
 
+/// One attribute of an entry being visited (`RawLDAP.searchVisiting`): views into libldap's
+/// buffers, valid only during the visit.
+struct RawAttributeView {
+    /// The attribute description as returned (`cn`, `member;range=0-1499`).
+    let name: UnsafeRawBufferPointer
+    fileprivate let values: UnsafeMutablePointer<berval>?
+    /// The number of values.
+    let count: Int
+
+    /// The bytes of value `index` (0 ..< count).
+    func value(_ index: Int) -> UnsafeRawBufferPointer {
+        precondition(index >= 0 && index < count, "value index out of range")
+        return RawLDAP.bytes(values![index])
+    }
+}
+
+/// An entry being visited: its DN and attributes in the server's order, valid only during the visit.
+struct RawEntryView {
+    let dn: UnsafeRawBufferPointer
+    let attributes: UnsafeBufferPointer<RawAttributeView>
+}
+
+extension LDAPEntry {
+    /// Copies a visited entry into Swift values.
+    init(_ view: RawEntryView) {
+        var attributes: [LDAPAttribute] = []
+        attributes.reserveCapacity(view.attributes.count)
+        for attribute in view.attributes {
+            var values: [[UInt8]] = []
+            values.reserveCapacity(attribute.count)
+            for index in 0..<attribute.count { values.append(Array(attribute.value(index))) }
+            attributes.append(
+                LDAPAttribute(name: String(decoding: attribute.name, as: UTF8.self), values: values))
+        }
+        self.init(dn: String(decoding: view.dn, as: UTF8.self), attributes: attributes)
+    }
+}
+
 extension LDAPScope {
     var cValue: Int32 {
         switch self {
@@ -49,6 +87,27 @@ extension RawLDAP {
         _ request: RawSearchRequest, onEntry: ((LDAPEntry) throws -> Void)? = nil,
         onPage: ([LDAPEntry]) throws -> Void
     ) throws -> LDAPSearchSummary {
+        var page: [LDAPEntry] = []
+        return try searchVisiting(
+            request,
+            visit: { view in
+                let entry = LDAPEntry(view)
+                if let onEntry { try onEntry(entry) } else { page.append(entry) }
+            },
+            pageDone: {
+                try onPage(page)
+                page = []
+                page.reserveCapacity(request.pageSize ?? 0)
+            })
+    }
+
+    /// Runs a (paged) search to completion like `search`, but shows each entry to `visit` in place:
+    /// the view points into libldap's message and is valid only during the call (copy what you
+    /// keep). `pageDone` runs after each page's final result was checked. Nothing is allocated per
+    /// entry or value here besides libldap's own value arrays.
+    func searchVisiting(
+        _ request: RawSearchRequest, visit: (RawEntryView) throws -> Void, pageDone: () throws -> Void
+    ) throws -> LDAPSearchSummary {
         try RawLDAP.requireNoNUL(request.base, what: "search base")
         try RawLDAP.requireNoNUL(request.filter, what: "search filter")
         for attribute in request.attributes { try RawLDAP.requireNoNUL(attribute, what: "attribute name") }
@@ -60,7 +119,8 @@ extension RawLDAP {
         defer { for pointer in attributePointers { free(pointer) } }
 
         var summary = LDAPSearchSummary()
-        var page: [LDAPEntry] = []
+        var scratch: [RawAttributeView] = []
+        scratch.reserveCapacity(16)
         var cookie = berval(bv_len: 0, bv_val: nil)
         defer { if cookie.bv_val != nil { ber_memfree(cookie.bv_val) } }
         let timeLimitMicros = (request.timeLimitSeconds ?? 0) > 0 ? request.timeLimitSeconds! * 1_000_000 : -1
@@ -87,8 +147,8 @@ extension RawLDAP {
             guard rc == LDAP_SUCCESS else { throw error(rc, what) }
             summary.pages += 1
 
-            var pageDone = false
-            while !pageDone {
+            var pageFinished = false
+            while !pageFinished {
                 var message: OpaquePointer?
                 let type = cldap_result(ld, messageID, LDAP_MSG_ONE, responseMicros, &message)
                 if type == 0 {
@@ -104,24 +164,13 @@ extension RawLDAP {
                 switch type {
                 case cldap_res_search_entry:
                     defer { ldap_msgfree(message) }
-                    let entry: LDAPEntry
                     do {
-                        entry = try parseEntry(ld, message)
+                        try visitEntry(ld, message, scratch: &scratch, visit)
                     } catch {
                         _ = ldap_abandon_ext(ld, messageID, nil, nil)
                         throw error
                     }
                     summary.entries += 1
-                    if let onEntry {
-                        do {
-                            try onEntry(entry)
-                        } catch {
-                            _ = ldap_abandon_ext(ld, messageID, nil, nil)
-                            throw error
-                        }
-                    } else {
-                        page.append(entry)
-                    }
                 case cldap_res_search_reference:
                     defer { ldap_msgfree(message) }
                     var references: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
@@ -137,10 +186,8 @@ extension RawLDAP {
                     }
                 case cldap_res_search_result:
                     try finishPage(ld, message, what: what, paged: request.pageSize != nil, cookie: &cookie)
-                    pageDone = true
-                    try onPage(page)
-                    page = []
-                    page.reserveCapacity(request.pageSize ?? 0)
+                    pageFinished = true
+                    try pageDone()
                 default:
                     ldap_msgfree(message)
                     _ = ldap_abandon_ext(ld, messageID, nil, nil)
@@ -196,40 +243,49 @@ extension RawLDAP {
         cookie = next
     }
 
-    /// Copies one entry out of libldap's message into Swift values.
-    private func parseEntry(_ ld: OpaquePointer, _ message: OpaquePointer) throws(LDAPError) -> LDAPEntry {
+    /// Decodes one entry in place and shows it to `visit`: the DN and every attribute's name and
+    /// values as views into the message's BER buffer (libldap's per-attribute value arrays are
+    /// freed after the visit). A decoding error fails the entry (and so the search).
+    private func visitEntry(
+        _ ld: OpaquePointer, _ message: OpaquePointer, scratch: inout [RawAttributeView],
+        _ visit: (RawEntryView) throws -> Void
+    ) throws {
         var ber: OpaquePointer?
         var dnValue = berval(bv_len: 0, bv_val: nil)
         let rc = ldap_get_dn_ber(ld, message, &ber, &dnValue)
         defer { if let ber { ber_free(ber, 0) } }
         guard rc == LDAP_SUCCESS else { throw error(rc, "decoding a search entry") }
-        let dn = RawLDAP.string(dnValue)
-        var attributes: [LDAPAttribute] = []
-        attributes.reserveCapacity(8)
+        scratch.removeAll(keepingCapacity: true)
+        defer {
+            for attribute in scratch { if let values = attribute.values { ber_memfree(values) } }
+            scratch.removeAll(keepingCapacity: true)
+        }
         while true {
             var name = berval(bv_len: 0, bv_val: nil)
             var values: UnsafeMutablePointer<berval>?
             let attributeRC = ldap_get_attribute_ber(ld, message, ber, &name, &values)
-            guard attributeRC == LDAP_SUCCESS, name.bv_val != nil else {
+            guard attributeRC == LDAP_SUCCESS else {
+                if let values { ber_memfree(values) }
+                throw error(attributeRC, "decoding an attribute of a search entry")
+            }
+            guard name.bv_val != nil else {
+                // The end of the entry's attributes.
                 if let values { ber_memfree(values) }
                 break
             }
-            var bytes: [[UInt8]] = []
-            if let values {
-                var index = 0
-                while let pointer = values[index].bv_val {
-                    let length = Int(values[index].bv_len)
-                    bytes.append(
-                        pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-                            Array(UnsafeBufferPointer(start: $0, count: length))
-                        })
-                    index += 1
-                }
-                ber_memfree(values)
-            }
-            attributes.append(LDAPAttribute(name: RawLDAP.string(name), values: bytes))
+            var count = 0
+            if let values { while values[count].bv_val != nil { count += 1 } }
+            scratch.append(RawAttributeView(name: RawLDAP.bytes(name), values: values, count: count))
         }
-        return LDAPEntry(dn: dn, attributes: attributes)
+        try scratch.withUnsafeBufferPointer { attributes in
+            try visit(RawEntryView(dn: RawLDAP.bytes(dnValue), attributes: attributes))
+        }
+    }
+
+    /// A view of a berval's bytes (empty for a NULL value).
+    fileprivate static func bytes(_ value: berval) -> UnsafeRawBufferPointer {
+        guard let pointer = value.bv_val else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: pointer, count: Int(value.bv_len))
     }
 
     /// Runs `body` with a berval over a copy of `bytes` (an empty value is a zero-length berval).
@@ -240,14 +296,6 @@ extension RawLDAP {
             var bv = berval(
                 bv_len: ber_len_t(raw.count), bv_val: raw.baseAddress?.assumingMemoryBound(to: CChar.self))
             return body(&bv)
-        }
-    }
-
-    static func string(_ value: berval) -> String {
-        guard let pointer = value.bv_val else { return "" }
-        let length = Int(value.bv_len)
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
         }
     }
 
