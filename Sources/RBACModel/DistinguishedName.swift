@@ -13,7 +13,9 @@ public struct DistinguishedName: Hashable, Comparable, Sendable, Codable, Custom
     /// The canonical comparison form.
     public let normalized: String
     /// The RDNs from leaf to root, each a sorted list of (type, value) pairs, unescaped, lowercased.
-    public let rdns: [[AttributeValue]]
+    /// Parsed from `normalized` when asked for (rarely: DNs are mostly compared and hashed), which
+    /// gives the same pairs as parsing `original`.
+    public var rdns: [[AttributeValue]] { (try? DistinguishedName.parse(normalized)) ?? [] }
 
     public struct AttributeValue: Hashable, Sendable, Codable {
         public let type: String
@@ -22,7 +24,16 @@ public struct DistinguishedName: Hashable, Comparable, Sendable, Codable, Custom
 
     public init(_ text: String) throws(DistinguishedNameError) {
         original = text
-        rdns = try DistinguishedName.parse(text)
+        if let simple = Self.simpleNormalized(text) {
+            normalized = simple
+        } else {
+            normalized = try Self.fullyNormalized(text)
+        }
+    }
+
+    /// The normalised form through the full RFC 4514 parser (every DN the fast path declines).
+    static func fullyNormalized(_ text: String) throws(DistinguishedNameError) -> String {
+        let rdns = try DistinguishedName.parse(text)
         var normalized = ""
         normalized.reserveCapacity(text.utf8.count)
         for (rdnIndex, rdn) in rdns.enumerated() {
@@ -34,7 +45,73 @@ public struct DistinguishedName: Hashable, Comparable, Sendable, Codable, Custom
                 normalized.append(DistinguishedName.escape(pair.value))
             }
         }
-        self.normalized = normalized
+        return normalized
+    }
+
+    /// The normalised form of the common DN (`uid=Alice,ou=People,dc=example,dc=org`) in one pass
+    /// over its bytes, or nil when the DN has anything the full parser must handle: non-ASCII,
+    /// escapes, quotes, multi-valued RDNs, `#` values, characters `escape` would escape, empty
+    /// types or values, or nothing at all. Same result as `fullyNormalized` (tested).
+    static func simpleNormalized(_ text: String) -> String? {
+        text.utf8.withContiguousStorageIfAvailable { bytes -> String? in
+            let count = bytes.count
+            var out = [UInt8]()
+            out.reserveCapacity(count)
+            var changed = false
+            var index = 0
+            while true {
+                // Type: letters, digits, '-' and '.' (OIDs), spaces around it dropped.
+                while index < count, bytes[index] == 0x20 { index += 1; changed = true }
+                let typeStart = index
+                while index < count {
+                    let byte = bytes[index]
+                    guard byte != 0x3D else { break }
+                    switch byte {
+                    case 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E: break
+                    case 0x41...0x5A: changed = true
+                    default: return nil
+                    }
+                    index += 1
+                }
+                guard index < count, index > typeStart else { return nil }
+                for position in typeStart..<index {
+                    let byte = bytes[position]
+                    out.append(byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte)
+                }
+                out.append(0x3D)
+                index += 1  // '='
+                while index < count, bytes[index] == 0x20 { index += 1; changed = true }
+                // Value: printable ASCII (and tab) except what RFC 4514 escaping or the parser treats
+                // specially; trailing spaces dropped.
+                let valueStart = index
+                var valueEnd = index
+                while index < count, bytes[index] != 0x2C {
+                    let byte = bytes[index]
+                    switch byte {
+                    case 0x5C, 0x22, 0x2B, 0x3C, 0x3E, 0x3B, 0x3D, 0x00, 0x80...0xFF: return nil
+                    case 0x23 where index == valueStart: return nil
+                    default: break
+                    }
+                    index += 1
+                    if byte != 0x20 { valueEnd = index }
+                }
+                guard valueEnd > valueStart else { return nil }
+                if valueEnd < index { changed = true }
+                for position in valueStart..<valueEnd {
+                    let byte = bytes[position]
+                    if byte >= 0x41 && byte <= 0x5A {
+                        out.append(byte + 0x20)
+                        changed = true
+                    } else {
+                        out.append(byte)
+                    }
+                }
+                guard index < count else { break }
+                out.append(0x2C)  // ','
+                index += 1
+            }
+            return changed ? String(decoding: out, as: UTF8.self) : text
+        } ?? nil
     }
 
     public var description: String { original }
