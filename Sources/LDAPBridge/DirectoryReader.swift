@@ -370,21 +370,7 @@ public enum DirectoryReader {
                         return true
                     case .loginName:
                         guard allLoginsASCII, raw.isASCII else { return false }
-                        if let entry = exactLogins.find(raw) {
-                            if exactLogins.second(entry) == 1 {
-                                group.memberPeople.insert(personIDs[Int(exactLogins.first(entry))])
-                            } else {
-                                group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
-                            }
-                            return true
-                        }
-                        let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-                        let entry = lowered.withUnsafeBufferPointer { foldedLogins.find($0) }
-                        if let entry, foldedLogins.second(entry) == 1 {
-                            group.memberPeople.insert(personIDs[Int(foldedLogins.first(entry))])
-                        } else {
-                            group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
-                        }
+                        Self.resolveASCIILogin(raw, exact: exactLogins, folded: foldedLogins, personIDs: personIDs, into: &group)
                         return true
                     }
                 }
@@ -453,22 +439,8 @@ public enum DirectoryReader {
                         }
                     case .loginName:
                         if allLoginsASCII, raw.isASCII {
-                            // Exact first (uids differing only in case exist), then case-insensitive if unique.
-                            if let entry = exactLogins.find(raw) {
-                                if exactLogins.second(entry) == 1 {
-                                    group.memberPeople.insert(personIDs[Int(exactLogins.first(entry))])
-                                } else {
-                                    group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
-                                }
-                                return
-                            }
-                            let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-                            let entry = lowered.withUnsafeBufferPointer { foldedLogins.find($0) }
-                            if let entry, foldedLogins.second(entry) == 1 {
-                                group.memberPeople.insert(personIDs[Int(foldedLogins.first(entry))])
-                            } else {
-                                group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
-                            }
+                            Self.resolveASCIILogin(
+                                raw, exact: exactLogins, folded: foldedLogins, personIDs: personIDs, into: &group)
                             return
                         }
                         let value = String(decoding: raw, as: UTF8.self)
@@ -513,6 +485,30 @@ public enum DirectoryReader {
     }
 
     /// Fails the read when the bind evidently cannot read the member attribute (see `MemberReadCheck`).
+    /// An ASCII RFC 2307 `memberUid` resolved by its bytes: the exact login first (uids differing
+    /// only in case exist), then the case-folded login; either only when one person has it, else
+    /// the value is unresolved.
+    static func resolveASCIILogin(
+        _ raw: UnsafeBufferPointer<UInt8>, exact: ByteKeyTable, folded: ByteKeyTable, personIDs: [PersonID],
+        into group: inout Group
+    ) {
+        if let entry = exact.find(raw) {
+            if exact.second(entry) == 1 {
+                group.memberPeople.insert(personIDs[Int(exact.first(entry))])
+            } else {
+                group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+            }
+            return
+        }
+        let lowered = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+        let entry = lowered.withUnsafeBufferPointer { folded.find($0) }
+        if let entry, folded.second(entry) == 1 {
+            group.memberPeople.insert(personIDs[Int(folded.first(entry))])
+        } else {
+            group.unresolvedMembers.append(String(decoding: raw, as: UTF8.self))
+        }
+    }
+
     static func checkMemberReadability(
         _ groups: [GroupRecord], connection: LDAPConnection, config: LDAPConfiguration, logger: Logger
     ) async throws {

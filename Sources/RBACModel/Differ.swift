@@ -77,12 +77,17 @@ public enum Differ {
         id += "/"
         id += kind
         id += "/"
-        if let namespace = ref.namespace {
-            id += namespace
-            id += "/"
-        }
-        id += ref.name
+        appendPath(of: ref, to: &id)
         return id
+    }
+
+    /// Appends `<namespace>/<name>` (or `<name>` for a cluster-scoped object).
+    static func appendPath(of ref: ObjectRef, to text: inout String) {
+        if let namespace = ref.namespace {
+            text += namespace
+            text += "/"
+        }
+        text += ref.name
     }
 
     /// Stable change id for a hub action: `hub/<verb>/<user|group>/<name>`.
@@ -531,11 +536,7 @@ private struct DiffBuilder {
         text.reserveCapacity(24 + kind.utf8.count + (ref.namespace?.utf8.count ?? 0) + ref.name.utf8.count + summary.utf8.count)
         text += kind
         text += " "
-        if let namespace = ref.namespace {
-            text += namespace
-            text += "/"
-        }
-        text += ref.name
+        Differ.appendPath(of: ref, to: &text)
         text += summary.isEmpty ? ": desired" : ": desired by "
         text += summary
         return text

@@ -188,6 +188,12 @@ public enum ManagedKeys {
     public static let prefix = "accesssync.io/"
 }
 
+/// The fields of a value type, shared between its copies; a write makes a new box.
+final class ImmutableBox<Fields: Sendable>: Sendable {
+    let fields: Fields
+    init(_ fields: Fields) { self.fields = fields }
+}
+
 /// An object that must exist, with why it exists.
 ///
 /// A value type whose fields live in one shared, copy-on-write box: the planner and differ pass
@@ -203,10 +209,7 @@ public struct DesiredObject: Hashable, Sendable, Codable, CustomReflectable {
         var provenance: [Provenance]
     }
 
-    fileprivate final class Box: Sendable {
-        let fields: Fields
-        init(_ fields: Fields) { self.fields = fields }
-    }
+    fileprivate typealias Box = ImmutableBox<Fields>
 
     private var box: Box
 
@@ -279,10 +282,7 @@ public struct ObservedObject: Hashable, Sendable, Codable, CustomReflectable {
         var phase: String?
     }
 
-    fileprivate final class Box: Sendable {
-        let fields: Fields
-        init(_ fields: Fields) { self.fields = fields }
-    }
+    fileprivate typealias Box = ImmutableBox<Fields>
 
     private var box: Box
 
