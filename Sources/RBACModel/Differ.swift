@@ -164,9 +164,11 @@ private struct DiffBuilder {
     /// Person → positions (in `changes`) of the changes in their personal namespace that their hub
     /// user must wait for.
     var personalChanges: [PersonID: [Int]] = [:]
-    /// Dependencies already known as positions (a hub user's on its personal changes), by the
-    /// position of the dependant: `ordered()` need not look their ids up.
-    var knownDependencies: [Int: [Int]] = [:]
+    /// Dependencies given as positions when a change was added (a child's on its namespace and
+    /// Role, a hub user's on its personal changes): `ordered()` need not look their ids up.
+    /// `hasRecordedDependencies[i]` says whether change i's are here; edges are in dependant order.
+    var recordedEdges: [(from: Int, to: Int)] = []
+    var hasRecordedDependencies: [Bool] = []
     /// People whose personal namespace has a conflict or skipped object (no hub user yet).
     var blockedPeople: [PersonID: Int] = [:]
 
@@ -188,6 +190,8 @@ private struct DiffBuilder {
         position.reserveCapacity(expected)
         ids.reserveCapacity(expected)
         orderClasses.reserveCapacity(expected)
+        hasRecordedDependencies.reserveCapacity(expected)
+        recordedEdges.reserveCapacity(expected)
     }
 
     /// Appends what another builder found (for later namespaces than this one's) as if this builder
@@ -210,9 +214,8 @@ private struct DiffBuilder {
         for (person, indices) in part.personalChanges {
             personalChanges[person, default: []].append(contentsOf: indices.map { $0 + changeBase })
         }
-        for (index, dependencies) in part.knownDependencies {
-            knownDependencies[index + changeBase] = dependencies.map { $0 + changeBase }
-        }
+        recordedEdges.append(contentsOf: part.recordedEdges.lazy.map { ($0.from + changeBase, $0.to + changeBase) })
+        hasRecordedDependencies.append(contentsOf: part.hasRecordedDependencies)
         for (person, conflict) in part.blockedPeople where blockedPeople[person] == nil {
             blockedPeople[person] = conflict + conflictBase
         }
@@ -221,8 +224,11 @@ private struct DiffBuilder {
 
     var protected: Set<String> { settings.protectedNamespaces }
 
-    mutating func add(_ change: Change, dependencyPositions: [Int] = []) {
-        if !dependencyPositions.isEmpty { knownDependencies[changes.count] = dependencyPositions }
+    /// - Parameter dependencyPositions: the positions of the changes `change.dependsOn` names, when
+    ///   the caller knows them (exactly those, each once).
+    mutating func add(_ change: Change, dependencyPositions: [Int]? = nil) {
+        hasRecordedDependencies.append(dependencyPositions != nil)
+        for dependency in dependencyPositions ?? [] { recordedEdges.append((dependency, changes.count)) }
         var change = change
         if change.person == nil {
             switch change.target {
@@ -577,16 +583,21 @@ private struct DiffBuilder {
     ) {
         let ownedByRef = owned.isEmpty ? [:] : Dictionary(owned.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
         let base = namespaceChange.map { [$0] } ?? []
-        var roleChanges: [String: String] = [:]
+        let basePositions = namespaceChange.flatMap { position(of: $0) }.map { [$0] } ?? []
+        var roleChanges: [String: (id: String, position: Int)] = [:]
         var blockedRoles: [String: Int] = [:]
         for object in children {
             var dependsOn = base
+            var dependencyPositions = basePositions
             if case .roleBinding(let roleRef, _) = object.spec, roleRef.kind == .role {
                 if let index = blockedRoles[roleRef.name] {
                     skip(Differ.changeID("create", object.ref), onConflict: index, owner: object.owner)
                     continue
                 }
-                if let roleChange = roleChanges[roleRef.name] { dependsOn.append(roleChange) }
+                if let roleChange = roleChanges[roleRef.name] {
+                    dependsOn.append(roleChange.id)
+                    dependencyPositions.append(roleChange.position)
+                }
             }
             if let current = ownedByRef[object.ref] {
                 if current.isTerminating { continue }
@@ -636,7 +647,7 @@ private struct DiffBuilder {
                     && unowned.labels[ManagedKeys.instance] != settings.instance
                 if options.adoptKinds.contains(object.ref.kind), !otherInstance {
                     let id = adopt(unowned, object, dependsOn: dependsOn)
-                    if object.ref.kind == .role { roleChanges[object.ref.name] = id }
+                    if object.ref.kind == .role { roleChanges[object.ref.name] = (id, changes.count - 1) }
                     continue
                 }
                 let index = conflict(
@@ -652,9 +663,10 @@ private struct DiffBuilder {
             add(
                 Change(
                     id: id, target: .kube(.create(object)), removesAccess: false, dependsOn: dependsOn,
-                    provenance: object.provenance, reason: Self.createReason(object)))
+                    provenance: object.provenance, reason: Self.createReason(object)),
+                dependencyPositions: dependencyPositions)
             notePersonal(object.owner, id)
-            if object.ref.kind == .role { roleChanges[object.ref.name] = id }
+            if object.ref.kind == .role { roleChanges[object.ref.name] = (id, changes.count - 1) }
         }
         guard !owned.isEmpty else { return }
         let wanted = Set(children.map(\.ref))
@@ -847,12 +859,15 @@ private struct DiffBuilder {
         edges.reserveCapacity(count)
         var outdegree = [Int](repeating: 0, count: count + 1)
         var lastLookup: (String, Int)?
+        var recorded = 0
         for index in 0..<count {
             let first = edges.count
-            if let known = knownDependencies[index] {
-                for dependency in known {
+            if hasRecordedDependencies[index] {
+                while recorded < recordedEdges.count, recordedEdges[recorded].to == index {
+                    let dependency = recordedEdges[recorded].from
                     edges.append((dependency, index))
                     outdegree[dependency] += 1
+                    recorded += 1
                 }
                 indegree[index] = edges.count - first
                 continue
