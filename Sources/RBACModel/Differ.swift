@@ -679,6 +679,8 @@ private struct DiffBuilder {
 
     mutating func diffHub(_ hub: HubObservedState) {
         var deletedUsers = Set<String>()
+        /// Hub user name → position of its create (or adoption) change.
+        var createdUsers: [String: Int] = [:]
         var existingAfter = Set(hub.users.keys)
         // Revocations: managed users not desired for the same person.
         for name in hub.users.keys.sorted() {
@@ -725,6 +727,7 @@ private struct DiffBuilder {
                             dependsOn: waitFor.map { changes[$0].id },
                             provenance: user.provenance, reason: "adopt existing hub user \(name) (--adopt)"),
                         dependencyPositions: waitFor)
+                    createdUsers[name] = changes.count - 1
                 } else {
                     _ = conflict(
                         "user/\(name)", .unmanagedHubUser,
@@ -745,6 +748,7 @@ private struct DiffBuilder {
                     reason: "create hub user \(name)\(user.admin ? " (admin)" : ""): \(Planner.provenanceSummary(user.provenance))",
                     person: user.person),
                 dependencyPositions: waitFor)
+            createdUsers[name] = changes.count - 1
             existingAfter.insert(name)
         }
         // Groups.
@@ -761,6 +765,7 @@ private struct DiffBuilder {
         for name in desired.hub.groups.keys.sorted() {
             let group = desired.hub.groups[name]!
             var base: [String] = []
+            var basePositions: [Int] = []
             var current: Set<String> = []
             if let observedMembers = hub.groups[name] {
                 current = observedMembers
@@ -773,6 +778,7 @@ private struct DiffBuilder {
                                 id: Differ.changeID(action), target: .hub(action), removesAccess: false,
                                 provenance: group.provenance, reason: "adopt existing hub group \(name) (--adopt)"))
                         base = [Differ.changeID(action)]
+                        basePositions = [changes.count - 1]
                     } else {
                         _ = conflict(
                             "group/\(name)", .unmanagedHubGroup,
@@ -787,6 +793,7 @@ private struct DiffBuilder {
                         id: Differ.changeID(action), target: .hub(action), removesAccess: false,
                         provenance: group.provenance, reason: "create hub group \(name)"))
                 base = [Differ.changeID(action)]
+                basePositions = [changes.count - 1]
             }
             let toRemove = current.subtracting(group.members).subtracting(deletedUsers).sorted()
             if !toRemove.isEmpty {
@@ -801,13 +808,16 @@ private struct DiffBuilder {
             if !toAdd.isEmpty {
                 let action = HubAction.addGroupMembers(group: name, users: toAdd)
                 var dependsOn = base
+                var dependencyPositions = basePositions
                 for user in toAdd where hub.users[user] == nil {
                     dependsOn.append(Differ.changeID(.createUser(name: user, admin: desired.hub.users[user]?.admin ?? false)))
+                    if let created = createdUsers[user] { dependencyPositions.append(created) }
                 }
                 add(
                     Change(
                         id: Differ.changeID(action), target: .hub(action), removesAccess: false, dependsOn: dependsOn,
-                        provenance: group.provenance, reason: "add \(toAdd.count) member(s) to hub group \(name)"))
+                        provenance: group.provenance, reason: "add \(toAdd.count) member(s) to hub group \(name)"),
+                    dependencyPositions: dependencyPositions)
             }
         }
     }
