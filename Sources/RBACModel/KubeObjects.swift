@@ -188,10 +188,21 @@ public enum ManagedKeys {
     public static let prefix = "accesssync.io/"
 }
 
-/// The fields of a value type, shared between its copies; a write makes a new box.
-final class ImmutableBox<Fields: Sendable>: Sendable {
+/// The fields of a value type, shared between its copies; a write makes a new box. Equality,
+/// hashing, the Codable form and the printed form are the fields' (equal at once when shared).
+final class ImmutableBox<Fields: Hashable & Codable & Sendable>: Hashable, Codable, Sendable {
     let fields: Fields
     init(_ fields: Fields) { self.fields = fields }
+
+    static func == (lhs: ImmutableBox, rhs: ImmutableBox) -> Bool { lhs === rhs || lhs.fields == rhs.fields }
+    func hash(into hasher: inout Hasher) { fields.hash(into: &hasher) }
+    convenience init(from decoder: any Decoder) throws { self.init(try Fields(from: decoder)) }
+    func encode(to encoder: any Encoder) throws { try fields.encode(to: encoder) }
+
+    /// `subject` printed and dumped with the fields as its children.
+    func mirror(for subject: Any) -> Mirror {
+        Mirror(subject, children: Mirror(reflecting: fields).children, displayStyle: .struct)
+    }
 }
 
 /// An object that must exist, with why it exists.
@@ -251,20 +262,11 @@ public struct DesiredObject: Hashable, Sendable, Codable, CustomReflectable {
         box = Box(Fields(ref: ref, labels: labels, annotations: annotations, spec: spec, owner: owner, provenance: provenance))
     }
 
-    public static func == (lhs: DesiredObject, rhs: DesiredObject) -> Bool {
-        lhs.box === rhs.box || lhs.box.fields == rhs.box.fields
-    }
-
-    public func hash(into hasher: inout Hasher) { box.fields.hash(into: &hasher) }
-
-    public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
-
-    public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
-
-    /// Printed and dumped with its fields (as before they moved into the box).
-    public var customMirror: Mirror {
-        Mirror(self, children: Mirror(reflecting: box.fields).children, displayStyle: .struct)
-    }
+    public static func == (lhs: DesiredObject, rhs: DesiredObject) -> Bool { lhs.box == rhs.box }
+    public func hash(into hasher: inout Hasher) { box.hash(into: &hasher) }
+    public init(from decoder: any Decoder) throws { box = try Box(from: decoder) }
+    public func encode(to encoder: any Encoder) throws { try box.encode(to: encoder) }
+    public var customMirror: Mirror { box.mirror(for: self) }
 }
 
 /// An object as the cluster reports it, reduced to what planning needs.
@@ -337,20 +339,11 @@ public struct ObservedObject: Hashable, Sendable, Codable, CustomReflectable {
                 deletionTimestamp: deletionTimestamp, phase: phase))
     }
 
-    public static func == (lhs: ObservedObject, rhs: ObservedObject) -> Bool {
-        lhs.box === rhs.box || lhs.box.fields == rhs.box.fields
-    }
-
-    public func hash(into hasher: inout Hasher) { box.fields.hash(into: &hasher) }
-
-    public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
-
-    public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
-
-    /// Printed and dumped with its fields (as before they moved into the box).
-    public var customMirror: Mirror {
-        Mirror(self, children: Mirror(reflecting: box.fields).children, displayStyle: .struct)
-    }
+    public static func == (lhs: ObservedObject, rhs: ObservedObject) -> Bool { lhs.box == rhs.box }
+    public func hash(into hasher: inout Hasher) { box.hash(into: &hasher) }
+    public init(from decoder: any Decoder) throws { box = try Box(from: decoder) }
+    public func encode(to encoder: any Encoder) throws { try box.encode(to: encoder) }
+    public var customMirror: Mirror { box.mirror(for: self) }
 
     /// Carries both the managed-by label and this instance's label.
     public func isOwned(byInstance instance: String) -> Bool {
