@@ -1,46 +1,123 @@
 /// What one person is entitled to, with provenance — the basis of `explain` and of the
 /// "people losing access" count.
-public struct PersonEntitlement: Hashable, Sendable, Codable {
-    public var person: PersonID
-    public var uid: String
-    public var hubUsername: String
+///
+/// A value type whose fields live in one copy-on-write box: the planner moves one of these per
+/// person through several arrays and a dictionary, and a copy is then one retain instead of one
+/// per field. Equality, hashing and the Codable form are exactly those of the fields.
+public struct PersonEntitlement: Hashable, Sendable, Codable, CustomReflectable {
+    fileprivate struct Fields: Hashable, Sendable, Codable {
+        var person: PersonID
+        var uid: String
+        var hubUsername: String
+        var subject: String
+        var namespace: String?
+        var hubAccess: Bool
+        var hubAdmin: Bool
+        var tier: String?
+        var projects: [String: Set<String>]
+        var hubGroups: Set<String>
+        var provenance: [String: [Provenance]]
+        var withheld: [String]
+    }
+
+    /// Mutated only through `mutate`, which first makes the box unique (copy on write), so a box
+    /// shared between values is never written: that is what makes it safe to send.
+    fileprivate final class Box: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    private mutating func mutate(_ body: (inout Fields) -> Void) {
+        if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+        body(&box.fields)
+    }
+
+    public var person: PersonID {
+        get { box.fields.person }
+        set { mutate { $0.person = newValue } }
+    }
+    public var uid: String {
+        get { box.fields.uid }
+        set { mutate { $0.uid = newValue } }
+    }
+    public var hubUsername: String {
+        get { box.fields.hubUsername }
+        set { mutate { $0.hubUsername = newValue } }
+    }
     /// RBAC User subject name.
-    public var subject: String
+    public var subject: String {
+        get { box.fields.subject }
+        set { mutate { $0.subject = newValue } }
+    }
     /// Personal namespace (present when the person has hub access).
-    public var namespace: String?
-    public var hubAccess: Bool
-    public var hubAdmin: Bool
-    public var tier: String?
+    public var namespace: String? {
+        get { box.fields.namespace }
+        set { mutate { $0.namespace = newValue } }
+    }
+    public var hubAccess: Bool {
+        get { box.fields.hubAccess }
+        set { mutate { $0.hubAccess = newValue } }
+    }
+    public var hubAdmin: Bool {
+        get { box.fields.hubAdmin }
+        set { mutate { $0.hubAdmin = newValue } }
+    }
+    public var tier: String? {
+        get { box.fields.tier }
+        set { mutate { $0.tier = newValue } }
+    }
     /// Project namespace → role templates bound for this person there.
-    public var projects: [String: Set<String>]
+    public var projects: [String: Set<String>] {
+        get { box.fields.projects }
+        set { mutate { $0.projects = newValue } }
+    }
     /// Hub groups the person is in.
-    public var hubGroups: Set<String>
+    public var hubGroups: Set<String> {
+        get { box.fields.hubGroups }
+        set { mutate { $0.hubGroups = newValue } }
+    }
     /// Why each right exists. Keys: `hub`, `hub-admin`, `tier`, `project:<ns>:<template>`, `hub-group:<g>`.
-    public var provenance: [String: [Provenance]]
+    public var provenance: [String: [Provenance]] {
+        get { box.fields.provenance }
+        set { mutate { $0.provenance = newValue } }
+    }
     /// Why the person has nothing although matched by some grant (disabled, suspended, expired...).
-    public var withheld: [String]
+    public var withheld: [String] {
+        get { box.fields.withheld }
+        set { mutate { $0.withheld = newValue } }
+    }
 
     public init(
         person: PersonID, uid: String, hubUsername: String, subject: String, namespace: String? = nil,
         hubAccess: Bool = false, hubAdmin: Bool = false, tier: String? = nil, projects: [String: Set<String>] = [:],
         hubGroups: Set<String> = [], provenance: [String: [Provenance]] = [:], withheld: [String] = []
     ) {
-        self.person = person
-        self.uid = uid
-        self.hubUsername = hubUsername
-        self.subject = subject
-        self.namespace = namespace
-        self.hubAccess = hubAccess
-        self.hubAdmin = hubAdmin
-        self.tier = tier
-        self.projects = projects
-        self.hubGroups = hubGroups
-        self.provenance = provenance
-        self.withheld = withheld
+        box = Box(
+            Fields(
+                person: person, uid: uid, hubUsername: hubUsername, subject: subject, namespace: namespace,
+                hubAccess: hubAccess, hubAdmin: hubAdmin, tier: tier, projects: projects, hubGroups: hubGroups,
+                provenance: provenance, withheld: withheld))
+    }
+
+    public static func == (lhs: PersonEntitlement, rhs: PersonEntitlement) -> Bool {
+        lhs.box === rhs.box || lhs.box.fields == rhs.box.fields
+    }
+
+    public func hash(into hasher: inout Hasher) { box.fields.hash(into: &hasher) }
+
+    public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
+
+    public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
+
+    /// Printed and dumped with its fields (as before they moved into the box).
+    public var customMirror: Mirror {
+        Mirror(self, children: Mirror(reflecting: box.fields).children, displayStyle: .struct)
     }
 
     /// True when the person holds any access at all.
-    public var hasAnyAccess: Bool { hubAccess || hubAdmin || !projects.isEmpty }
+    public var hasAnyAccess: Bool { box.fields.hubAccess || box.fields.hubAdmin || !box.fields.projects.isEmpty }
 }
 
 /// Everything that must exist: Kubernetes objects, hub state, and per-person entitlements.
