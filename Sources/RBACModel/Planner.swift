@@ -381,16 +381,22 @@ private struct PlanBuilder {
 
     var hubGroupGrants: [String: [Provenance]] = [:]
 
-    mutating func members(of dn: DistinguishedName) -> [PersonID: [DistinguishedName]] {
-        if let cached = expansionCache[dn] { return cached }
-        let found = MembershipExpansion.members(of: dn, in: directory)
-        expansionCache[dn] = found
-        return found
-    }
-
     func isExpired(_ expires: Date?) -> Bool { expires.map { $0 <= now } ?? false }
 
+    /// A grant whose group resolved to exactly one directory group.
+    private struct ResolvedGrant {
+        let grant: Grant
+        let group: Group
+        let groupDN: DistinguishedName
+        let expired: Bool
+        let tier: Tier?
+        let project: ProjectGrant?
+    }
+
     mutating func collectGrants(groupIndex: [String: [DistinguishedName]]) {
+        // Each grant's group resolved and checked, in grant id order (diagnostics, project and hub
+        // group grants).
+        var resolved: [ResolvedGrant] = []
         for grant in policy.grants.sorted(by: { $0.id < $1.id }) {
             let subject = "grant \(grant.id)"
             let candidates = groupIndex[PythonString.lower(grant.group)] ?? []
@@ -409,43 +415,81 @@ private struct PlanBuilder {
             }
             let groupDN = candidates[0]
             let group = directory.groups[groupDN]!
-            let found = members(of: groupDN)
             let expired = isExpired(grant.expires)
-            let tier = grant.tier.flatMap { policy.tiers[$0] }
             let project = grant.project.flatMap { validProject($0) }
             if !expired, grant.hubGroup { hubGroupGrants[group.name, default: []].append(Provenance(groupPath: [group.name], rule: .grant(grant.id))) }
             if !expired, let project {
                 addProjectGrant(project, provenance: Provenance(groupPath: [group.name], rule: .grant(grant.id)), group: group.name)
             }
-            var pathNames: [[DistinguishedName]: [String]] = [:]
-            for (personID, path) in found where directory.people[personID] != nil {
-                if expired {
-                    people[personID, default: PersonAccumulator()].withheld.append(
-                        "grant \(grant.id) expired at \(Timestamp.format(grant.expires!))")
-                    continue
-                }
-                let groupPath: [String]
-                if let cached = pathNames[path] {
-                    groupPath = cached
-                } else {
-                    groupPath = path.map { directory.groups[$0]?.name ?? $0.original }
-                    pathNames[path] = groupPath
-                }
-                let provenance = Provenance(person: personID, groupPath: groupPath, rule: .grant(grant.id))
-                // In place (the accumulator's arrays are not copied out of the dictionary and back).
-                func accumulate(_ accumulator: inout PersonAccumulator) {
-                    if grant.hubAccess || grant.hubAdmin { accumulator.hub.append(provenance) }
-                    if grant.hubAdmin { accumulator.admin.append(provenance) }
-                    if let tier { accumulator.tiers.append((tier, provenance)) }
-                    if let project {
-                        for template in project.roleTemplates {
-                            accumulator.projects[project.namespace, default: [:]][template, default: []].append(provenance)
-                        }
+            resolved.append(
+                ResolvedGrant(
+                    grant: grant, group: group, groupDN: groupDN, expired: expired,
+                    tier: grant.tier.flatMap { policy.tiers[$0] }, project: project))
+        }
+        // Each distinct group expanded once (in parallel).
+        var unexpanded: [DistinguishedName] = []
+        var seen = Set<DistinguishedName>()
+        for grant in resolved where expansionCache[grant.groupDN] == nil && seen.insert(grant.groupDN).inserted {
+            unexpanded.append(grant.groupDN)
+        }
+        let snapshot = directory
+        let expansions = Parallel.map(unexpanded.count, minimumChunk: 1) {
+            MembershipExpansion.members(of: unexpanded[$0], in: snapshot)
+        }
+        for (dn, found) in zip(unexpanded, expansions) { expansionCache[dn] = found }
+
+        // Every member's accumulator receives the grants in grant id order. People are split into
+        // shards by identifier, each filled on its own thread: a person's accumulator is the same
+        // whichever shard holds it.
+        let memberships = resolved.reduce(0) { $0 + (expansionCache[$1.groupDN]?.count ?? 0) }
+        let shards = memberships >= 2 * Parallel.minimumChunk ? Parallel.threads : 1
+        let cache = expansionCache
+        let filled = Parallel.map(shards, minimumChunk: 1) { shard -> [PersonID: PersonAccumulator] in
+            var people: [PersonID: PersonAccumulator] = [:]
+            for resolvedGrant in resolved {
+                let grant = resolvedGrant.grant
+                let group = resolvedGrant.group
+                let tier = resolvedGrant.tier
+                let project = resolvedGrant.project
+                var pathNames: [[DistinguishedName]: [String]] = [:]
+                for (personID, path) in cache[resolvedGrant.groupDN]! {
+                    if shards > 1, Int(UInt(bitPattern: personID.hashValue) % UInt(shards)) != shard { continue }
+                    guard snapshot.people[personID] != nil else { continue }
+                    if resolvedGrant.expired {
+                        people[personID, default: PersonAccumulator()].withheld.append(
+                            "grant \(grant.id) expired at \(Timestamp.format(grant.expires!))")
+                        continue
                     }
-                    if grant.hubGroup { accumulator.hubGroups[group.name, default: []].append(provenance) }
+                    let groupPath: [String]
+                    if let cached = pathNames[path] {
+                        groupPath = cached
+                    } else {
+                        groupPath = path.map { snapshot.groups[$0]?.name ?? $0.original }
+                        pathNames[path] = groupPath
+                    }
+                    let provenance = Provenance(person: personID, groupPath: groupPath, rule: .grant(grant.id))
+                    // In place (the accumulator's arrays are not copied out of the dictionary and back).
+                    func accumulate(_ accumulator: inout PersonAccumulator) {
+                        if grant.hubAccess || grant.hubAdmin { accumulator.hub.append(provenance) }
+                        if grant.hubAdmin { accumulator.admin.append(provenance) }
+                        if let tier { accumulator.tiers.append((tier, provenance)) }
+                        if let project {
+                            for template in project.roleTemplates {
+                                accumulator.projects[project.namespace, default: [:]][template, default: []].append(provenance)
+                            }
+                        }
+                        if grant.hubGroup { accumulator.hubGroups[group.name, default: []].append(provenance) }
+                    }
+                    accumulate(&people[personID, default: PersonAccumulator()])
                 }
-                accumulate(&people[personID, default: PersonAccumulator()])
             }
+            return people
+        }
+        precondition(people.isEmpty, "grants are collected before anything else fills the accumulators")
+        people = filled[0]
+        if filled.count > 1 {
+            people.reserveCapacity(filled.reduce(0) { $0 + $1.count })
+            for shard in filled.dropFirst() { people.merge(shard, uniquingKeysWith: { first, _ in first }) }
         }
     }
 
