@@ -65,7 +65,12 @@ public enum Differ {
         var builder = DiffBuilder(desired: desired, observed: observed, settings: settings, options: options, now: now)
         builder.diffKube(parallelFrom: parallelFrom, parts: parts)
         if let hub { builder.diffHub(hub) }
-        return ChangeSet(changes: builder.ordered(), conflicts: builder.conflicts.sorted { ($0.ref, $0.reason.rawValue) < ($1.ref, $1.reason.rawValue) })
+        let result = ChangeSet(
+            changes: builder.ordered(),
+            conflicts: builder.conflicts.sorted { ($0.ref, $0.reason.rawValue) < ($1.ref, $1.reason.rawValue) })
+        // The builder's bookkeeping (a reference to every change, every id) is freed off this path.
+        Parallel.release(builder)
+        return result
     }
 
     /// Stable change id for a Kubernetes action: `kube/<verb>/<Kind>/<namespace>/<name>`.
@@ -138,8 +143,8 @@ public enum Differ {
 }
 
 private enum NamespaceStatus {
-    /// Exists and is ours (or will be after `change`, when a change is planned).
-    case usable(change: String?)
+    /// Exists and is ours (or will be after `change`, when a change is planned: its id and position).
+    case usable(change: (id: String, position: Int)?)
     /// Blocked: its desired contents are skipped and recorded on this conflict index.
     case blocked(conflict: Int)
 }
@@ -151,19 +156,20 @@ private struct DiffBuilder {
     let options: DiffOptions
     let now: Date
 
-    /// Planned changes in the order they were found, and each one's position by id.
+    /// Planned changes in the order they were found. Dependencies are recorded by position when a
+    /// change is added; `ordered()` looks ids up only for the few changes added without them.
     var changes: [Change] = []
-    var position: [String: Int] = [:]
-    /// Positions found by parallel builders (see `absorb`), each table shifted by its base.
-    var absorbedPositions: [(base: Int, table: [String: Int])] = []
     /// Per change (same positions): its id and the integer part of its order key, recorded when
     /// the change is added (see `ordered()`).
     var ids: [String] = []
     var orderClasses: [Int] = []
     var conflicts: [Conflict] = []
     /// Person → positions (in `changes`) of the changes in their personal namespace that their hub
-    /// user must wait for.
+    /// user must wait for. Consecutive notes for one person are gathered in `pendingPersonal` and
+    /// stored together (one dictionary access per namespace, not per change): read it only after
+    /// `flushPersonal()`.
     var personalChanges: [PersonID: [Int]] = [:]
+    var pendingPersonal: (owner: PersonID, positions: [Int])?
     /// Dependencies given as positions when a change was added (a child's on its namespace and
     /// Role, a hub user's on its personal changes): `ordered()` need not look their ids up.
     /// `hasRecordedDependencies[i]` says whether change i's are here; edges are in dependant order.
@@ -187,7 +193,6 @@ private struct DiffBuilder {
         self.now = now
         let expected = expectedChanges ?? desired.objects.count + desired.hub.users.count + observed.owned.count + 16
         changes.reserveCapacity(expected)
-        position.reserveCapacity(expected)
         ids.reserveCapacity(expected)
         orderClasses.reserveCapacity(expected)
         hasRecordedDependencies.reserveCapacity(expected)
@@ -196,20 +201,29 @@ private struct DiffBuilder {
 
     /// Appends what another builder found (for later namespaces than this one's) as if this builder
     /// had found it: positions and conflict indices are shifted.
-    mutating func absorb(_ part: DiffBuilder) {
+    mutating func absorb(_ part: consuming DiffBuilder) {
         let changeBase = changes.count
         let conflictBase = conflicts.count
+        precondition(pendingPersonal == nil && part.pendingPersonal == nil, "personal changes are flushed before absorbing")
+        if changes.isEmpty, conflicts.isEmpty, personalChanges.isEmpty, recordedEdges.isEmpty, blockedPeople.isEmpty,
+            retiringDesired.isEmpty
+        {
+            // Nothing found yet: take the part's collections as they are (no copy).
+            changes = part.changes
+            ids = part.ids
+            orderClasses = part.orderClasses
+            conflicts = part.conflicts
+            personalChanges = part.personalChanges
+            recordedEdges = part.recordedEdges
+            hasRecordedDependencies = part.hasRecordedDependencies
+            blockedPeople = part.blockedPeople
+            retiringDesired = part.retiringDesired
+            return
+        }
+        defer { Parallel.release(part) }
         changes.append(contentsOf: part.changes)
         ids.append(contentsOf: part.ids)
         orderClasses.append(contentsOf: part.orderClasses)
-        // The part's position table is kept as it is (not re-inserted): its ids name namespaces no
-        // other part has, and everything added later is checked against every table.
-        precondition(part.absorbedPositions.isEmpty)
-        if changeBase == 0, absorbedPositions.isEmpty {
-            position = part.position
-        } else {
-            absorbedPositions.append((changeBase, part.position))
-        }
         conflicts.append(contentsOf: part.conflicts)
         for (person, indices) in part.personalChanges {
             personalChanges[person, default: []].append(contentsOf: indices.map { $0 + changeBase })
@@ -250,21 +264,9 @@ private struct DiffBuilder {
                 }
             }
         }
-        if position.updateValue(changes.count, forKey: change.id) != nil { preconditionFailure("duplicate change id \(change.id)") }
-        // Absorbed tables hold ids of desired namespaces' contents, which nothing added later can have.
-        assert(!absorbedPositions.contains { $0.table[change.id] != nil }, "duplicate change id \(change.id)")
         changes.append(change)
         ids.append(change.id)
         orderClasses.append(Self.orderClass(change))
-    }
-
-    /// The position of the change with this id.
-    func position(of id: String) -> Int? {
-        if let found = position[id] { return found }
-        for (base, table) in absorbedPositions {
-            if let found = table[id] { return base + found }
-        }
-        return nil
     }
 
     /// The integer part of a change's order key: revocations first, then deletes, then kind rank.
@@ -328,7 +330,7 @@ private struct DiffBuilder {
         if parts <= 1 {
             diffDesiredNamespaces(names[...], desiredNamespaces, desiredChildren, ownedNamespaces, ownedChildren)
         } else {
-            let builders = Parallel.map(parts, minimumChunk: 1) { part in
+            var builders = Parallel.map(parts, minimumChunk: 1) { part in
                 var builder = DiffBuilder(
                     desired: desired, observed: observed, settings: settings, options: options, now: now,
                     expectedChanges: desired.objects.count / parts + 16)
@@ -338,7 +340,10 @@ private struct DiffBuilder {
                     names[lower..<upper], desiredNamespaces, desiredChildren, ownedNamespaces, ownedChildren)
                 return builder
             }
-            for builder in builders { absorb(builder) }
+            // Each builder is moved out of the array, so the first one's collections are taken
+            // without a copy.
+            builders.reverse()
+            while let builder = builders.popLast() { absorb(builder) }
         }
         var retiring = retiringDesired
         // Owned namespaces no one is entitled to (or mismatched): retire, later delete.
@@ -393,6 +398,7 @@ private struct DiffBuilder {
                 deleteObject(object)
             }
         }
+        flushPersonal()
     }
 
     /// Namespaces by name, and the other objects by their namespace (in no particular order: every
@@ -446,6 +452,7 @@ private struct DiffBuilder {
                 diffChildren(children, owned: ownedChildren[name] ?? [], namespaceChange: change, namespace: namespace)
             }
         }
+        flushPersonal()
     }
 
     /// Deletes the RoleBindings naming people in a namespace being retired (or already retired).
@@ -502,7 +509,7 @@ private struct DiffBuilder {
                             : "update \(namespace.ref): labels or annotations differ"))
                 notePersonal(namespace.owner, id)
                 // Contents of a retired namespace wait for it to be un-retired.
-                return .usable(change: owned.annotations[ManagedKeys.retiredAt] != nil ? id : nil)
+                return .usable(change: owned.annotations[ManagedKeys.retiredAt] != nil ? (id, changes.count - 1) : nil)
             }
             return .usable(change: nil)
         }
@@ -519,7 +526,7 @@ private struct DiffBuilder {
                     refText, .unownedObject, "namespace \(name) belongs to AccessSync instance \"\(instance)\""))
             }
             if options.adoptKinds.contains(.namespace) {
-                return .usable(change: adopt(existing, namespace))
+                return .usable(change: (adopt(existing, namespace), changes.count - 1))
             }
             return .blocked(conflict: conflict(
                 refText, .unownedObject,
@@ -529,7 +536,7 @@ private struct DiffBuilder {
         add(Change(id: id, target: .kube(.create(namespace)), removesAccess: false, provenance: namespace.provenance,
                    reason: Self.createReason(namespace)))
         notePersonal(namespace.owner, id)
-        return .usable(change: id)
+        return .usable(change: (id, changes.count - 1))
     }
 
     /// `create <ref>: desired by <provenance summary>` (or `: desired` without provenance), built in
@@ -552,7 +559,18 @@ private struct DiffBuilder {
     mutating func notePersonal(_ owner: PersonID?, _ id: String) {
         guard let owner else { return }
         precondition(changes.last?.id == id, "notePersonal must follow the add of \(id)")
-        personalChanges[owner, default: []].append(changes.count - 1)
+        if pendingPersonal?.owner == owner {
+            pendingPersonal!.positions.append(changes.count - 1)
+        } else {
+            flushPersonal()
+            pendingPersonal = (owner, [changes.count - 1])
+        }
+    }
+
+    mutating func flushPersonal() {
+        guard let (owner, positions) = pendingPersonal else { return }
+        pendingPersonal = nil
+        personalChanges[owner, default: []].append(contentsOf: positions)
     }
 
     func carryOver(_ observed: ObservedObject, _ desired: DesiredObject) -> DesiredObject {
@@ -579,11 +597,12 @@ private struct DiffBuilder {
     /// - Parameter children: the namespace's desired objects in (kind rank, name) order, so that
     ///   Roles come first and bindings can depend on (or be skipped with) them.
     mutating func diffChildren(
-        _ children: [DesiredObject], owned: [ObservedObject], namespaceChange: String?, namespace: DesiredObject
+        _ children: [DesiredObject], owned: [ObservedObject], namespaceChange: (id: String, position: Int)?,
+        namespace: DesiredObject
     ) {
         let ownedByRef = owned.isEmpty ? [:] : Dictionary(owned.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
-        let base = namespaceChange.map { [$0] } ?? []
-        let basePositions = namespaceChange.flatMap { position(of: $0) }.map { [$0] } ?? []
+        let base = namespaceChange.map { [$0.id] } ?? []
+        let basePositions = namespaceChange.map { [$0.position] } ?? []
         var roleChanges: [String: (id: String, position: Int)] = [:]
         var blockedRoles: [String: Int] = [:]
         for object in children {
@@ -678,6 +697,7 @@ private struct DiffBuilder {
     // MARK: - Hub
 
     mutating func diffHub(_ hub: HubObservedState) {
+        flushPersonal()
         var deletedUsers = Set<String>()
         /// Hub user name → position of its create (or adoption) change.
         var createdUsers: [String: Int] = [:]
@@ -695,7 +715,17 @@ private struct DiffBuilder {
             deletedUsers.insert(name)
             existingAfter.remove(name)
         }
-        for name in desired.hub.users.keys.sorted() {
+        // The common case — a new user, not blocked — is prepared for every name in parallel
+        // (id, dependencies, reason); the changes are added in name order below.
+        let names = desired.hub.users.keys.sorted()
+        let prepared = preparedUserCreations(names, hub: hub)
+        for (index, name) in names.enumerated() {
+            if let (change, waitFor) = prepared[index] {
+                add(change, dependencyPositions: waitFor)
+                createdUsers[name] = changes.count - 1
+                existingAfter.insert(name)
+                continue
+            }
             let user = desired.hub.users[name]!
             if let current = hub.users[name] {
                 if let managedFor = hub.managedUsers[name] {
@@ -810,8 +840,12 @@ private struct DiffBuilder {
                 var dependsOn = base
                 var dependencyPositions = basePositions
                 for user in toAdd where hub.users[user] == nil {
-                    dependsOn.append(Differ.changeID(.createUser(name: user, admin: desired.hub.users[user]?.admin ?? false)))
-                    if let created = createdUsers[user] { dependencyPositions.append(created) }
+                    if let created = createdUsers[user] {
+                        dependsOn.append(changes[created].id)
+                        dependencyPositions.append(created)
+                    } else {
+                        dependsOn.append(Differ.changeID(.createUser(name: user, admin: desired.hub.users[user]?.admin ?? false)))
+                    }
                 }
                 add(
                     Change(
@@ -822,45 +856,32 @@ private struct DiffBuilder {
         }
     }
 
+    /// For each name (in order), the change creating that desired hub user with the positions it
+    /// waits for, when it is the common case (not in the hub, not blocked); else nil. Parallel.
+    func preparedUserCreations(_ names: [String], hub: HubObservedState) -> [(change: Change, waitFor: [Int])?] {
+        Parallel.map(names.count) { index in
+            let name = names[index]
+            let user = desired.hub.users[name]!
+            guard hub.users[name] == nil, blockedPeople[user.person] == nil else { return nil }
+            let action = HubAction.createUser(name: name, admin: user.admin)
+            let waitFor = personalChanges[user.person] ?? []
+            let change = Change(
+                id: Differ.changeID(action), target: .hub(action), removesAccess: false,
+                dependsOn: waitFor.map { changes[$0].id }, provenance: user.provenance,
+                reason: "create hub user \(name)\(user.admin ? " (admin)" : ""): \(Planner.provenanceSummary(user.provenance))",
+                person: user.person)
+            return (change, waitFor)
+        }
+    }
+
     // MARK: - Order
 
     /// Revocations first, then a topological order of the rest; ties by (delete first, kind rank, id).
     func ordered() -> [Change] {
         let count = changes.count
-        // Every change's key is (order class, id). Each change is ranked by its key once, so the
-        // heap of ready changes compares integers (the order is the keys' order all the same).
-        // Keys are unique (ids are), so sorting halves in parallel and merging them gives the same
-        // order as one sort.
-        let classes = self.orderClasses
-        let ids = self.ids
-        func precedes(_ lhs: Int, _ rhs: Int) -> Bool {
-            classes[lhs] != classes[rhs] ? classes[lhs] < classes[rhs] : ids[lhs] < ids[rhs]
-        }
-        var byKey: [Int]
-        if count >= 4 * Parallel.minimumChunk, Parallel.threads > 1 {
-            let middle = count / 2
-            let halves = Parallel.map(2, minimumChunk: 1) { half in
-                (half == 0 ? Array(0..<middle) : Array(middle..<count)).sorted(by: precedes)
-            }
-            byKey = []
-            byKey.reserveCapacity(count)
-            var left = 0
-            var right = 0
-            let (first, second) = (halves[0], halves[1])
-            while left < first.count, right < second.count {
-                if precedes(second[right], first[left]) {
-                    byKey.append(second[right])
-                    right += 1
-                } else {
-                    byKey.append(first[left])
-                    left += 1
-                }
-            }
-            byKey += first[left...]
-            byKey += second[right...]
-        } else {
-            byKey = (0..<count).sorted(by: precedes)
-        }
+        // Every change's key is (order class, id). The changes are sorted by key once, so the
+        // topological pass below compares integers (ranks), not keys.
+        let byKey = sortedByKey()
         var rank = [Int](repeating: 0, count: count)
         for (order, index) in byKey.enumerated() { rank[index] = order }
         // Dependency edges (distinct per change), then dependants per change in one flat array.
@@ -868,7 +889,7 @@ private struct DiffBuilder {
         var edges: [(from: Int, to: Int)] = []
         edges.reserveCapacity(count)
         var outdegree = [Int](repeating: 0, count: count + 1)
-        var lastLookup: (String, Int)?
+        var positionByID: [String: Int]?
         var recorded = 0
         for index in 0..<count {
             let first = edges.count
@@ -884,16 +905,13 @@ private struct DiffBuilder {
             }
             let dependsOn = changes[index].dependsOn
             if dependsOn.isEmpty { continue }
+            // Only changes added without recorded positions (adoptions, re-creations, a few hub
+            // changes) look their dependencies up by id; the table is built on first need.
+            if positionByID == nil {
+                positionByID = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+            }
             for id in dependsOn {
-                // Consecutive changes often wait for the same one (a namespace's contents for its creation).
-                let dependency: Int
-                if let (lastID, lastPosition) = lastLookup, lastID == id {
-                    dependency = lastPosition
-                } else {
-                    guard let found = position(of: id) else { continue }
-                    dependency = found
-                    lastLookup = (id, found)
-                }
+                guard let dependency = positionByID![id] else { continue }
                 if edges[first...].contains(where: { $0.from == dependency }) { continue }
                 edges.append((dependency, index))
                 outdegree[dependency] += 1
@@ -902,7 +920,7 @@ private struct DiffBuilder {
         }
         // Usually every dependency ranks before its dependant (namespaces before their contents,
         // Roles before bindings, personal objects before hub users): then the key order is itself
-        // the smallest topological order and no heap is needed.
+        // the smallest topological order.
         if edges.allSatisfy({ rank[$0.from] < rank[$0.to] }) { return byKey.map { changes[$0] } }
         var start = [Int](repeating: 0, count: count + 1)
         for index in 0..<count { start[index + 1] = start[index] + outdegree[index] }
@@ -912,21 +930,62 @@ private struct DiffBuilder {
             dependants[fill[edge.from]] = edge.to
             fill[edge.from] += 1
         }
+        // The smallest topological order by rank (what a heap of all ready changes gives), with
+        // the heap holding only the changes that became ready after the scan passed their rank:
+        // the next change is the smaller of the heap's top and the first ready rank not yet passed.
+        var passed = [Bool](repeating: false, count: count)
         var heap = Heap<Int>()
-        for index in 0..<count where indegree[index] == 0 { heap.push(rank[index]) }
+        var next = 0
         var result: [Change] = []
         result.reserveCapacity(count)
-        while let next = heap.pop() {
-            let index = byKey[next]
+        while result.count < count {
+            while next < count, indegree[byKey[next]] != 0 {
+                passed[next] = true
+                next += 1
+            }
+            let chosen: Int
+            if let top = heap.min, next == count || top < next {
+                chosen = heap.pop()!
+            } else {
+                precondition(next < count, "dependency cycle among planned changes")
+                chosen = next
+                next += 1
+            }
+            let index = byKey[chosen]
             result.append(changes[index])
             for slot in start[index]..<start[index + 1] {
                 let dependant = dependants[slot]
                 indegree[dependant] -= 1
-                if indegree[dependant] == 0 { heap.push(rank[dependant]) }
+                if indegree[dependant] == 0, passed[rank[dependant]] { heap.push(rank[dependant]) }
             }
         }
-        precondition(result.count == count, "dependency cycle among planned changes")
         return result
+    }
+
+    /// Positions of all changes in (order class, id) order. Changes are bucketed by class first;
+    /// within a class they were found in namespace order, which is nearly id order, so each
+    /// bucket's sort mostly finds runs already in order. Ids are unique (checked here).
+    func sortedByKey() -> [Int] {
+        var buckets: [Int: [Int]] = [:]
+        for (index, orderClass) in orderClasses.enumerated() { buckets[orderClass, default: []].append(index) }
+        let classes = buckets.keys.sorted()
+        let ids = self.ids
+        func sortBucket(_ orderClass: Int) -> [Int] {
+            var bucket = buckets[orderClass]!
+            bucket.sort { ids[$0] < ids[$1] }
+            for offset in bucket.indices.dropFirst() where ids[bucket[offset - 1]] == ids[bucket[offset]] {
+                preconditionFailure("duplicate change id \(ids[bucket[offset]])")
+            }
+            return bucket
+        }
+        // Large buckets are sorted in parallel, each on its own.
+        let sorted = Parallel.map(classes.count, minimumChunk: changes.count >= 4 * Parallel.minimumChunk ? 1 : .max) {
+            sortBucket(classes[$0])
+        }
+        var byKey: [Int] = []
+        byKey.reserveCapacity(changes.count)
+        for bucket in sorted { byKey += bucket }
+        return byKey
     }
 }
 
@@ -947,6 +1006,9 @@ struct Heap<Element: Comparable> {
             }
         }
     }
+
+    /// The smallest element, without removing it.
+    var min: Element? { items.first }
 
     mutating func pop() -> Element? {
         guard !items.isEmpty else { return nil }
