@@ -122,13 +122,22 @@ public struct PersonEntitlement: Hashable, Sendable, Codable, CustomReflectable 
 
 /// Everything that must exist: Kubernetes objects, hub state, and per-person entitlements.
 public struct DesiredState: Hashable, Sendable, Codable {
-    public var objects: [ObjectRef: DesiredObject]
+    public var objects: [ObjectRef: DesiredObject] {
+        didSet { layout = NamespaceLayout.Cache() }
+    }
     public var hub: HubDesiredState
     public var entitlements: [PersonID: PersonEntitlement]
     public var diagnostics: [Diagnostic]
     /// RBAC User subject name → person, for every person in the directory (with access or not), so
     /// that the differ can say who loses access when a subject leaves a binding.
     public var subjectOwners: [String: PersonID]
+    /// `objects` by namespace as the planner produced them (see `NamespaceLayout`); cleared whenever
+    /// `objects` is changed. Not part of the value: equality, hashing and Codable ignore it.
+    var layout = NamespaceLayout.Cache()
+
+    enum CodingKeys: String, CodingKey {
+        case objects, hub, entitlements, diagnostics, subjectOwners
+    }
 
     public init(
         objects: [DesiredObject] = [], hub: HubDesiredState = HubDesiredState(),
@@ -143,13 +152,15 @@ public struct DesiredState: Hashable, Sendable, Codable {
         self.diagnostics = diagnostics
     }
 
-    /// With the objects already keyed by `index(_:)` (the planner builds the index beside other work).
+    /// With the objects already keyed by `index(_:)` (the planner builds the index beside other work),
+    /// and, when the planner has it, their layout by namespace.
     init(
-        indexedObjects: [ObjectRef: DesiredObject], hub: HubDesiredState, entitlements: [PersonEntitlement],
-        diagnostics: [Diagnostic], subjectOwners: [String: PersonID]
+        indexedObjects: [ObjectRef: DesiredObject], layout: NamespaceLayout? = nil, hub: HubDesiredState,
+        entitlements: [PersonEntitlement], diagnostics: [Diagnostic], subjectOwners: [String: PersonID]
     ) {
         self.init(objects: [], hub: hub, entitlements: entitlements, diagnostics: diagnostics, subjectOwners: subjectOwners)
         self.objects = indexedObjects
+        self.layout = NamespaceLayout.Cache(layout)
     }
 
     /// Objects by ref; the first of duplicate refs wins. Sized once, one hash per object.
@@ -161,4 +172,70 @@ public struct DesiredState: Hashable, Sendable, Codable {
 
     /// True when a diagnostic of severity error means the run must not write anything.
     public var hasBlockingErrors: Bool { diagnostics.contains { $0.severity == .error } }
+}
+
+/// Desired objects by namespace: each Namespace object followed by the objects in it, in namespace
+/// name order, plus objects whose namespace is not itself desired. The differ walks this; the
+/// planner hands it over (it builds objects namespace by namespace), otherwise it is derived from
+/// `objects`.
+struct NamespaceLayout: Sendable {
+    /// Per desired namespace: its Namespace object first, then the objects in it (in no order).
+    var groups: [[DesiredObject]]
+    /// Namespace name → objects in it, for namespaces that are not desired.
+    var orphans: [String: [DesiredObject]]
+
+    /// Groups in namespace name order, checked: each starts with its Namespace object and holds only
+    /// objects in that namespace; names are not repeated.
+    struct SortedGroups: Sendable {
+        var groups: [[DesiredObject]]
+        var names: [String]
+        var objectCount: Int
+
+        /// Nil when a group is malformed or two groups share a namespace.
+        init?(_ groups: [[DesiredObject]]) {
+            var count = 0
+            var names: [String] = []
+            names.reserveCapacity(groups.count)
+            for group in groups {
+                guard let first = group.first, first.ref.kind == .namespace else { return nil }
+                let name = first.ref.name
+                for child in group.dropFirst() where child.ref.kind == .namespace || child.ref.namespace != name { return nil }
+                count += group.count
+                names.append(name)
+            }
+            // Usually already in name order (one pass finds the run).
+            let order = names.indices.sorted { names[$0] < names[$1] }
+            for index in order.indices.dropFirst() where names[order[index - 1]] == names[order[index]] { return nil }
+            self.groups = order.map { groups[$0] }
+            self.names = order.map { names[$0] }
+            objectCount = count
+        }
+    }
+
+    /// The planner's layout from its parts, when together they hold exactly the indexed objects (no
+    /// duplicate refs, no namespace in two parts); nil otherwise.
+    static func combining(_ parts: [SortedGroups?], indexedCount: Int) -> NamespaceLayout? {
+        var groups: [[DesiredObject]] = []
+        var names: [String] = []
+        var count = 0
+        for part in parts {
+            guard let part else { return nil }
+            groups += part.groups
+            names += part.names
+            count += part.objectCount
+        }
+        guard count == indexedCount else { return nil }
+        guard parts.count > 1 else { return NamespaceLayout(groups: groups, orphans: [:]) }
+        let order = names.indices.sorted { names[$0] < names[$1] }
+        for index in order.indices.dropFirst() where names[order[index - 1]] == names[order[index]] { return nil }
+        return NamespaceLayout(groups: order.map { groups[$0] }, orphans: [:])
+    }
+
+    /// A cached layout that is not part of its owner's value (always equal, hashes nothing).
+    struct Cache: Hashable, Sendable {
+        let layout: NamespaceLayout?
+        init(_ layout: NamespaceLayout? = nil) { self.layout = layout }
+        static func == (lhs: Cache, rhs: Cache) -> Bool { true }
+        func hash(into hasher: inout Hasher) {}
+    }
 }

@@ -319,25 +319,26 @@ private struct DiffBuilder {
     // MARK: - Kubernetes
 
     mutating func diffKube(parallelFrom: Int, parts requestedParts: Int) {
-        let (desiredNamespaces, desiredChildren) = Self.byNamespace(desired.objects.values, ref: \.ref)
+        // The planner's layout of the desired objects by namespace when it is there (and `objects`
+        // was not changed since), else the same derived from `objects`.
+        let layout = desired.layout.layout ?? Self.layout(of: desired.objects)
         let (ownedNamespaces, ownedChildren) = Self.byNamespace(observed.owned.values, ref: \.ref)
 
         // Desired namespaces and their contents. Each namespace is diffed on its own, so runs of
         // namespaces are diffed in parallel by separate builders and absorbed in name order: the
         // same changes, conflicts and positions as one pass over all names.
-        let names = desiredNamespaces.keys.sorted()
-        let parts = names.count < parallelFrom ? 1 : min(requestedParts, names.count)
+        let groups = layout.groups
+        let parts = groups.count < parallelFrom ? 1 : min(requestedParts, groups.count)
         if parts <= 1 {
-            diffDesiredNamespaces(names[...], desiredNamespaces, desiredChildren, ownedNamespaces, ownedChildren)
+            diffDesiredNamespaces(groups[...], ownedNamespaces, ownedChildren)
         } else {
             var builders = Parallel.map(parts, minimumChunk: 1) { part in
                 var builder = DiffBuilder(
                     desired: desired, observed: observed, settings: settings, options: options, now: now,
                     expectedChanges: desired.objects.count / parts + 16)
-                let lower = names.count * part / parts
-                let upper = names.count * (part + 1) / parts
-                builder.diffDesiredNamespaces(
-                    names[lower..<upper], desiredNamespaces, desiredChildren, ownedNamespaces, ownedChildren)
+                let lower = groups.count * part / parts
+                let upper = groups.count * (part + 1) / parts
+                builder.diffDesiredNamespaces(groups[lower..<upper], ownedNamespaces, ownedChildren)
                 return builder
             }
             // Each builder is moved out of the array, so the first one's collections are taken
@@ -345,9 +346,11 @@ private struct DiffBuilder {
             builders.reverse()
             while let builder = builders.popLast() { absorb(builder) }
         }
+        let desiredNames: Set<String> =
+            ownedNamespaces.isEmpty && ownedChildren.isEmpty ? [] : Set(groups.lazy.map { $0[0].ref.name })
         var retiring = retiringDesired
         // Owned namespaces no one is entitled to (or mismatched): retire, later delete.
-        for name in ownedNamespaces.keys where desiredNamespaces[name] == nil { retiring[name] = ownedNamespaces[name]! }
+        for name in ownedNamespaces.keys where !desiredNames.contains(name) { retiring[name] = ownedNamespaces[name]! }
         var deletable: [(Date, String)] = []
         for name in retiring.keys.sorted() where !protected.contains(name) {
             let namespace = retiring[name]!
@@ -391,9 +394,9 @@ private struct DiffBuilder {
         // Owned objects in namespaces neither desired nor owned by us (e.g. an adopted namespace
         // whose labels were removed): plain deletes of what is no longer desired.
         for name in ownedChildren.keys.sorted()
-        where desiredNamespaces[name] == nil && ownedNamespaces[name] == nil && !protected.contains(name) {
+        where !desiredNames.contains(name) && ownedNamespaces[name] == nil && !protected.contains(name) {
             if observed.allNamespaces[name]?.isTerminating == true { continue }
-            let wanted = Set((desiredChildren[name] ?? []).map(\.ref))
+            let wanted = Set((layout.orphans[name] ?? []).map(\.ref))
             for object in ownedChildren[name]!.sorted(by: { $0.ref < $1.ref }) where !wanted.contains(object.ref) {
                 deleteObject(object)
             }
@@ -428,15 +431,28 @@ private struct DiffBuilder {
         return (namespaces, children)
     }
 
+    /// The layout of desired objects by namespace, derived from the objects.
+    static func layout(of objects: [ObjectRef: DesiredObject]) -> NamespaceLayout {
+        var (namespaces, children) = byNamespace(objects.values, ref: \.ref)
+        var groups: [[DesiredObject]] = []
+        groups.reserveCapacity(namespaces.count)
+        for name in namespaces.keys.sorted() {
+            groups.append([namespaces[name]!] + (children.removeValue(forKey: name) ?? []))
+        }
+        return NamespaceLayout(groups: groups, orphans: children)
+    }
+
     /// Diffs desired namespaces (in the order given) and their contents.
+    /// - Parameter groups: per namespace, its Namespace object and then the objects in it.
     mutating func diffDesiredNamespaces(
-        _ names: ArraySlice<String>, _ desiredNamespaces: [String: DesiredObject], _ desiredChildren: [String: [DesiredObject]],
-        _ ownedNamespaces: [String: ObservedObject], _ ownedChildren: [String: [ObservedObject]]
+        _ groups: ArraySlice<[DesiredObject]>, _ ownedNamespaces: [String: ObservedObject],
+        _ ownedChildren: [String: [ObservedObject]]
     ) {
-        for name in names {
-            let namespace = desiredNamespaces[name]!
+        for group in groups {
+            let namespace = group[0]
+            let name = namespace.ref.name
             // Within one namespace, ref order is (kind rank, name): the order diffChildren needs.
-            let children = (desiredChildren[name] ?? []).sorted {
+            let children = group.dropFirst().sorted {
                 ($0.ref.kind.creationRank, $0.ref.name) < ($1.ref.kind.creationRank, $1.ref.name)
             }
             switch diffNamespace(namespace, owned: ownedNamespaces[name]) {

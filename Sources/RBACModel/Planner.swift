@@ -213,12 +213,17 @@ private struct PlanBuilder {
         // Project objects and the object index (here), the subject owners of the whole directory
         // (on another thread).
         let snapshot = directory
-        let (indexedObjects, subjectOwners) = Parallel.both(
-            { () -> [ObjectRef: DesiredObject] in
-                addProjectObjects(evaluated)
-                return DesiredState.index(objects)
+        let personalGroups = personal
+        let ((indexedObjects, projectGroups), (subjectOwners, personalLayout)) = Parallel.both(
+            { () -> ([ObjectRef: DesiredObject], NamespaceLayout.SortedGroups?) in
+                let projectGroups = addProjectObjects(evaluated)
+                return (DesiredState.index(objects), NamespaceLayout.SortedGroups(projectGroups))
             },
-            { Self.subjectOwners(directory: snapshot, names: names, computer: computer) })
+            {
+                (Self.subjectOwners(directory: snapshot, names: names, computer: computer),
+                 NamespaceLayout.SortedGroups(personalGroups))
+            })
+        let layout = NamespaceLayout.combining([personalLayout, projectGroups], indexedCount: indexedObjects.count)
         // Strip the internal "!" marker from withheld reasons.
         for index in evaluated.indices where evaluated[index].withheld.contains(where: { $0.hasPrefix("!") }) {
             evaluated[index].withheld = evaluated[index].withheld.map { $0.hasPrefix("!") ? String($0.dropFirst()) : $0 }
@@ -242,7 +247,7 @@ private struct PlanBuilder {
         personal = []
         objects = []
         return DesiredState(
-            indexedObjects: indexedObjects, hub: HubDesiredState(users: hubUsers, groups: hubGroups),
+            indexedObjects: indexedObjects, layout: layout, hub: HubDesiredState(users: hubUsers, groups: hubGroups),
             entitlements: entitlements,
             diagnostics: diagnostics.sorted(), subjectOwners: subjectOwners)
     }
@@ -804,7 +809,9 @@ private struct PlanBuilder {
     }
 
     /// - Parameter evaluated: entitlements in identifier order.
-    mutating func addProjectObjects(_ evaluated: [PersonEntitlement]) {
+    /// Appends the project namespaces' objects to `objects`; returns them by namespace (each list
+    /// starts with the Namespace object).
+    mutating func addProjectObjects(_ evaluated: [PersonEntitlement]) -> [[DesiredObject]] {
         // Members per (namespace, template), from the evaluated entitlements (so withheld people are out).
         var members: [String: [String: [(Subject, [Provenance])]]] = [:]
         for entitlement in evaluated {
@@ -819,19 +826,25 @@ private struct PlanBuilder {
                 }
             }
         }
+        var groups: [[DesiredObject]] = []
         for namespace in projects.keys.sorted() {
             let project = projects[namespace]!
             let tierChoice = project.tiers.max { ($0.0.rank, $1.0.name) < ($1.0.rank, $0.0.name) }
             let tier = tierChoice?.0
             let nsProvenance = project.provenance.sorted()
-            objects.append(
+            var group: [DesiredObject] = []
+            defer {
+                objects += group
+                groups.append(group)
+            }
+            group.append(
                 DesiredObject(
                     ref: ObjectRef(kind: .namespace, namespace: nil, name: namespace), labels: namespaceLabels(tier),
                     annotations: [ManagedKeys.provenance: Planner.provenanceSummary(nsProvenance)], spec: .namespace,
                     provenance: nsProvenance))
             func add(_ kind: ObjectKind, _ name: String, _ spec: ObjectSpec, annotations: [String: String] = [:],
                      provenance: [Provenance]) {
-                objects.append(
+                group.append(
                     DesiredObject(
                         ref: ObjectRef(kind: kind, namespace: namespace, name: name), labels: baseLabels,
                         annotations: annotations, spec: spec, provenance: provenance))
@@ -853,8 +866,8 @@ private struct PlanBuilder {
                     subjects.append(subject)
                     provenance += subjectProvenance
                 }
-                for (group, groupProvenance) in (project.groupSubjects[template] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                    subjects.append(Subject(kind: .group, name: group))
+                for (groupName, groupProvenance) in (project.groupSubjects[template] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    subjects.append(Subject(kind: .group, name: groupName))
                     provenance += groupProvenance
                 }
                 guard !subjects.isEmpty else { continue }
@@ -870,5 +883,6 @@ private struct PlanBuilder {
                     provenance: provenance)
             }
         }
+        return groups
     }
 }
