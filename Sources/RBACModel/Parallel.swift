@@ -18,9 +18,12 @@ enum Parallel {
     static var threads: Int { sequential ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// `(0..<count).map(transform)`, in contiguous chunks of at least `minimumChunk` items on up to
-    /// `threads` threads.
+    /// `threads` threads. There are up to four chunks per thread, taken by whichever thread is free,
+    /// so that a thread that starts late or gets the costlier items does not leave the others idle.
     static func map<T>(_ count: Int, minimumChunk: Int = minimumChunk, _ transform: (Int) -> T) -> [T] {
-        let chunks = min(threads, count / max(1, minimumChunk))
+        let threads = threads
+        if threads <= 1 { return (0..<count).map(transform) }
+        let chunks = min(4 * threads, count / max(1, minimumChunk))
         if chunks <= 1 { return (0..<count).map(transform) }
         return withoutActuallyEscaping(transform) { transform in
             let work = UncheckedSendable(transform)
