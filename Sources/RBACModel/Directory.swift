@@ -116,7 +116,7 @@ public enum MembershipExpansion {
     public static func missingNestedGroups(in snapshot: DirectorySnapshot) -> [ExpandedMembership.MissingNestedGroup] {
         var missing: [ExpandedMembership.MissingNestedGroup] = []
         for dn in snapshot.groups.keys.sorted() {
-            for member in snapshot.groups[dn]!.memberGroups.sorted() where snapshot.groups[member] == nil {
+            for member in snapshot.groups[dn]!.memberGroups.sorted() where snapshot.groups.index(forKey: member) == nil {
                 missing.append(.init(parent: dn, member: member))
             }
         }
@@ -129,7 +129,7 @@ public enum MembershipExpansion {
     public static func members(
         of root: DistinguishedName, in snapshot: DirectorySnapshot
     ) -> [PersonID: [DistinguishedName]] {
-        guard snapshot.groups[root] != nil else { return [:] }
+        guard snapshot.groups.index(forKey: root) != nil else { return [:] }
         var found: [PersonID: [DistinguishedName]] = [:]
         var visited: Set<DistinguishedName> = [root]
         var queue: [[DistinguishedName]] = [[root]]
@@ -142,7 +142,7 @@ public enum MembershipExpansion {
                 found[person] = path
             }
             let children = group.memberGroups.count > 1 ? group.memberGroups.sorted() : Array(group.memberGroups)
-            for child in children where snapshot.groups[child] != nil && visited.insert(child).inserted {
+            for child in children where snapshot.groups.index(forKey: child) != nil && visited.insert(child).inserted {
                 queue.append(path + [child])
             }
         }

@@ -171,9 +171,9 @@ private struct PlanBuilder {
 
         // Everyone considered, in identifier order (sorted once); entitlements in that order. Names
         // and entitlements of one person depend on nobody else's: computed in parallel.
-        let consideredPeople = people.keys.sorted().compactMap { directory.people[$0] }
-        var perPerson: [(names: PersonNames?, entitlement: PersonEntitlement)] = Parallel.map(consideredPeople.count) {
-            let person = consideredPeople[$0]
+        let consideredIDs = people.keys.sorted().filter { directory.people.index(forKey: $0) != nil }
+        var perPerson: [(names: PersonNames?, entitlement: PersonEntitlement)] = Parallel.map(consideredIDs.count) {
+            let person = directory.people[consideredIDs[$0]]!
             do throws(NameError) {
                 let personNames = try computer.names(for: person)
                 return (personNames, evaluate(person: person, names: personNames, nameError: nil))
@@ -181,14 +181,7 @@ private struct PlanBuilder {
                 return (nil, evaluate(person: person, names: nil, nameError: error.description))
             }
         }
-        var names: [PersonID: PersonNames] = [:]
-        names.reserveCapacity(perPerson.count)
-        var evaluated: [PersonEntitlement] = []
-        evaluated.reserveCapacity(perPerson.count)
-        for (personNames, entitlement) in perPerson {
-            if let personNames { names[entitlement.person] = personNames }
-            evaluated.append(entitlement)
-        }
+        var evaluated = perPerson.map(\.entitlement)
         resolveCollisions(&evaluated)
 
         // People with hub access: their namespaces' objects (in parallel) and hub users.
@@ -214,14 +207,20 @@ private struct PlanBuilder {
         // (on another thread).
         let snapshot = directory
         let personalGroups = personal
+        let computed = perPerson
         let ((indexedObjects, projectGroups), (subjectOwners, personalLayout)) = Parallel.both(
             { () -> ([ObjectRef: DesiredObject], NamespaceLayout.SortedGroups?) in
                 let projectGroups = addProjectObjects(evaluated)
                 return (DesiredState.index(objects), NamespaceLayout.SortedGroups(projectGroups))
             },
             {
-                (Self.subjectOwners(directory: snapshot, names: names, computer: computer),
-                 NamespaceLayout.SortedGroups(personalGroups))
+                var names: [PersonID: PersonNames] = [:]
+                names.reserveCapacity(computed.count)
+                for (personNames, entitlement) in computed {
+                    if let personNames { names[entitlement.person] = personNames }
+                }
+                return (Self.subjectOwners(directory: snapshot, names: names, computer: computer),
+                        NamespaceLayout.SortedGroups(personalGroups))
             })
         let layout = NamespaceLayout.combining([personalLayout, projectGroups], indexedCount: indexedObjects.count)
         // Strip the internal "!" marker from withheld reasons.
@@ -450,7 +449,8 @@ private struct PlanBuilder {
         let shards = memberships >= 2 * Parallel.minimumChunk ? Parallel.threads : 1
         let cache = expansionCache
         let filled = Parallel.map(shards, minimumChunk: 1) { shard -> [PersonID: PersonAccumulator] in
-            var people: [PersonID: PersonAccumulator] = [:]
+            // Sized for every membership of the shard (no growth on the way).
+            var people = [PersonID: PersonAccumulator](minimumCapacity: memberships / shards + 16)
             for resolvedGrant in resolved {
                 let grant = resolvedGrant.grant
                 let group = resolvedGrant.group
@@ -459,7 +459,7 @@ private struct PlanBuilder {
                 var pathNames: [[DistinguishedName]: [String]] = [:]
                 for (personID, path) in cache[resolvedGrant.groupDN]! {
                     if shards > 1, Int(UInt(bitPattern: personID.hashValue) % UInt(shards)) != shard { continue }
-                    guard snapshot.people[personID] != nil else { continue }
+                    guard snapshot.people.index(forKey: personID) != nil else { continue }
                     if resolvedGrant.expired {
                         people[personID, default: PersonAccumulator()].withheld.append(
                             "grant \(grant.id) expired at \(Timestamp.format(grant.expires!))")
