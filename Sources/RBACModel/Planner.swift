@@ -657,24 +657,35 @@ private struct PlanBuilder {
     /// - Parameter evaluated: entitlements in identifier order.
     mutating func resolveCollisions(_ evaluated: inout [PersonEntitlement]) {
         func isWithheld(_ entitlement: PersonEntitlement) -> Bool { entitlement.withheld.contains { $0.hasPrefix("!") } }
-        var byHubUsername: [String: [Int]] = [:]
-        var byNamespace: [String: [Int]] = [:]
-        var bySubject: [String: [Int]] = [:]
-        bySubject.reserveCapacity(evaluated.count)
+        /// Name → the first index with it; names met more than once → all their indices, in order.
+        struct Claims {
+            var first: [String: Int]
+            var repeated: [String: [Int]] = [:]
+            init(capacity: Int) { first = Dictionary(minimumCapacity: capacity) }
+            mutating func claim(_ name: String, _ index: Int) {
+                // One hash when the name is new (the common case).
+                guard let earlier = first.updateValue(index, forKey: name) else { return }
+                first[name] = earlier
+                repeated[name, default: [earlier]].append(index)
+            }
+        }
+        var byHubUsername = Claims(capacity: evaluated.count)
+        var byNamespace = Claims(capacity: evaluated.count)
+        var bySubject = Claims(capacity: evaluated.count)
         for index in evaluated.indices {
             let entitlement = evaluated[index]
             guard entitlement.hasAnyAccess, !isWithheld(entitlement) else { continue }
             if entitlement.hubAccess {
-                byHubUsername[entitlement.hubUsername, default: []].append(index)
-                if let namespace = entitlement.namespace { byNamespace[namespace, default: []].append(index) }
+                byHubUsername.claim(entitlement.hubUsername, index)
+                if let namespace = entitlement.namespace { byNamespace.claim(namespace, index) }
             }
-            bySubject[entitlement.subject, default: []].append(index)
+            bySubject.claim(entitlement.subject, index)
         }
         // Only the colliding names are formatted and sorted (for a stable diagnostic order).
         var collisions: [(key: String, indices: [Int])] = []
-        for (name, indices) in byHubUsername where indices.count > 1 { collisions.append(("hub username \"\(name)\"", indices)) }
-        for (name, indices) in byNamespace where indices.count > 1 { collisions.append(("namespace \"\(name)\"", indices)) }
-        for (name, indices) in bySubject where indices.count > 1 { collisions.append(("subject \"\(name)\"", indices)) }
+        for (name, indices) in byHubUsername.repeated { collisions.append(("hub username \"\(name)\"", indices)) }
+        for (name, indices) in byNamespace.repeated { collisions.append(("namespace \"\(name)\"", indices)) }
+        for (name, indices) in bySubject.repeated { collisions.append(("subject \"\(name)\"", indices)) }
         collisions.sort { $0.key < $1.key }
         for (key, indices) in collisions {
             let who = indices.map { "\(evaluated[$0].uid) (\(evaluated[$0].person.rawValue))" }.joined(separator: ", ")
