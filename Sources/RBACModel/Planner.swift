@@ -45,15 +45,39 @@ public enum Planner {
             case .system(let name): return "system:" + name
             }
         }
-        var rules = Set<String>()
+        // The distinct rules (usually two or three: found by scanning, a set only for many), in
+        // the order of their text: "grant:" < "override:" < "system:", then by id — `orderKey`.
+        var rules: [Provenance.Rule] = []
+        var seen = Set<Provenance.Rule>()
+        var many = false
         for item in provenance {
-            switch item.rule {
-            case .grant(let id): rules.insert("grant:\(id)")
-            case .override(let id): rules.insert("override:\(id)")
-            case .system(let name): rules.insert("system:\(name)")
+            if many {
+                if seen.insert(item.rule).inserted { rules.append(item.rule) }
+            } else if !rules.contains(item.rule) {
+                rules.append(item.rule)
+                if rules.count > 16 {
+                    seen = Set(rules)
+                    many = true
+                }
             }
         }
-        return rules.sorted().joined(separator: ",")
+        rules.sort { $0.orderKey < $1.orderKey }
+        var text = ""
+        for rule in rules {
+            if !text.isEmpty { text += "," }
+            switch rule {
+            case .grant(let id):
+                text += "grant:"
+                text += id
+            case .override(let id):
+                text += "override:"
+                text += id
+            case .system(let name):
+                text += "system:"
+                text += name
+            }
+        }
+        return text
     }
 }
 
