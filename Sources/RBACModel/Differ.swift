@@ -332,13 +332,20 @@ private struct DiffBuilder {
         if parts <= 1 {
             diffDesiredNamespaces(groups[...], ownedNamespaces, ownedChildren)
         } else {
+            // Runs of namespaces with about as many objects each (namespaces differ in size).
+            var bounds = [0]
+            let total = groups.reduce(0) { $0 + $1.count }
+            var sum = 0
+            for (index, group) in groups.enumerated() where bounds.count < parts {
+                sum += group.count
+                if sum * parts >= total * bounds.count { bounds.append(index + 1) }
+            }
+            while bounds.count <= parts { bounds.append(groups.count) }
             var builders = Parallel.map(parts, minimumChunk: 1) { part in
                 var builder = DiffBuilder(
                     desired: desired, observed: observed, settings: settings, options: options, now: now,
                     expectedChanges: desired.objects.count / parts + 16)
-                let lower = groups.count * part / parts
-                let upper = groups.count * (part + 1) / parts
-                builder.diffDesiredNamespaces(groups[lower..<upper], ownedNamespaces, ownedChildren)
+                builder.diffDesiredNamespaces(groups[bounds[part]..<bounds[part + 1]], ownedNamespaces, ownedChildren)
                 return builder
             }
             // Each builder is moved out of the array, so the first one's collections are taken
