@@ -120,6 +120,14 @@ private struct ProjectAccumulator {
     var templates: Set<String> = []
 }
 
+/// A directory person reached through a grant's group: the group names from the granted group down
+/// to the one listing the person, and the identifier's hash (which picks the person's shard).
+private struct GrantMember {
+    let id: PersonID
+    let groupPath: [String]
+    let hash: UInt
+}
+
 private struct PlanBuilder {
     let directory: DirectorySnapshot
     let policy: Policy
@@ -132,7 +140,8 @@ private struct PlanBuilder {
     var projects: [String: ProjectAccumulator] = [:]
     /// Templates that may be used (exist, valid).
     var usableTemplates: Set<String> = []
-    var expansionCache: [DistinguishedName: [PersonID: [DistinguishedName]]] = [:]
+    /// Grant group → the directory people it reaches (see `collectGrants`).
+    var expansionCache: [DistinguishedName: [GrantMember]] = [:]
     var protected: Set<String> = []
 
     /// Shared by every object (one dictionary storage, not one per object).
@@ -461,8 +470,21 @@ private struct PlanBuilder {
             unexpanded.append(grant.groupDN)
         }
         let snapshot = directory
-        let expansions = Parallel.map(unexpanded.count, minimumChunk: 1) {
-            MembershipExpansion.members(of: unexpanded[$0], in: snapshot)
+        let expansions = Parallel.map(unexpanded.count, minimumChunk: 1) { index -> [GrantMember] in
+            var pathNames: [[DistinguishedName]: [String]] = [:]
+            var members: [GrantMember] = []
+            for (id, path) in MembershipExpansion.members(of: unexpanded[index], in: snapshot)
+            where snapshot.people.index(forKey: id) != nil {
+                let groupPath: [String]
+                if let cached = pathNames[path] {
+                    groupPath = cached
+                } else {
+                    groupPath = path.map { snapshot.groups[$0]?.name ?? $0.original }
+                    pathNames[path] = groupPath
+                }
+                members.append(GrantMember(id: id, groupPath: groupPath, hash: UInt(bitPattern: id.hashValue)))
+            }
+            return members
         }
         for (dn, found) in zip(unexpanded, expansions) { expansionCache[dn] = found }
 
@@ -480,23 +502,15 @@ private struct PlanBuilder {
                 let group = resolvedGrant.group
                 let tier = resolvedGrant.tier
                 let project = resolvedGrant.project
-                var pathNames: [[DistinguishedName]: [String]] = [:]
-                for (personID, path) in cache[resolvedGrant.groupDN]! {
-                    if shards > 1, Int(UInt(bitPattern: personID.hashValue) % UInt(shards)) != shard { continue }
-                    guard snapshot.people.index(forKey: personID) != nil else { continue }
+                for member in cache[resolvedGrant.groupDN]! {
+                    if shards > 1, Int(member.hash % UInt(shards)) != shard { continue }
+                    let personID = member.id
                     if resolvedGrant.expired {
                         people[personID, default: PersonAccumulator()].withheld.append(
                             "grant \(grant.id) expired at \(Timestamp.format(grant.expires!))")
                         continue
                     }
-                    let groupPath: [String]
-                    if let cached = pathNames[path] {
-                        groupPath = cached
-                    } else {
-                        groupPath = path.map { snapshot.groups[$0]?.name ?? $0.original }
-                        pathNames[path] = groupPath
-                    }
-                    let provenance = Provenance(person: personID, groupPath: groupPath, rule: .grant(grant.id))
+                    let provenance = Provenance(person: personID, groupPath: member.groupPath, rule: .grant(grant.id))
                     // In place (the accumulator's arrays are not copied out of the dictionary and back).
                     func accumulate(_ accumulator: inout PersonAccumulator) {
                         if grant.hubAccess || grant.hubAdmin { accumulator.hub.append(provenance) }
