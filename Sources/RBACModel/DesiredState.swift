@@ -164,9 +164,14 @@ public struct DesiredState: Hashable, Sendable, Codable {
     }
 
     /// Objects by ref; the first of duplicate refs wins. Sized once, one hash per object.
-    static func index(_ objects: [DesiredObject]) -> [ObjectRef: DesiredObject] {
-        var byRef = [ObjectRef: DesiredObject](minimumCapacity: objects.count)
-        byRef.merge(objects.lazy.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
+    static func index(_ objects: [DesiredObject]) -> [ObjectRef: DesiredObject] { index(lists: [objects]) }
+
+    /// The objects of all lists, in order (the first of duplicate refs wins).
+    static func index(lists: [[DesiredObject]]...) -> [ObjectRef: DesiredObject] {
+        var byRef = [ObjectRef: DesiredObject](minimumCapacity: lists.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } })
+        for part in lists {
+            for list in part { byRef.merge(list.lazy.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first }) }
+        }
         return byRef
     }
 

@@ -135,7 +135,6 @@ private struct PlanBuilder {
     let now: Date
 
     var diagnostics: [Diagnostic] = []
-    var objects: [DesiredObject] = []
     var people: [PersonID: PersonAccumulator] = [:]
     var projects: [String: ProjectAccumulator] = [:]
     /// Templates that may be used (exist, valid).
@@ -222,37 +221,27 @@ private struct PlanBuilder {
             $0.hubAccess && $0.namespace != nil && !$0.withheld.contains(where: { $0.hasPrefix("!") })
         }
         var personal = Parallel.map(withHub.count) { personalObjects(withHub[$0], namespace: withHub[$0].namespace!) }
-        objects.reserveCapacity(personal.count * 8)
-        for list in personal { objects.append(contentsOf: list) }
-        var hubUsers: [HubUserDesired] = []
-        hubUsers.reserveCapacity(withHub.count)
-        var hubGroupMembers: [String: Set<String>] = [:]
-        for entitlement in withHub {
-            var provenance = entitlement.provenance["hub"] ?? []
-            provenance += entitlement.provenance["hub-admin"] ?? []
-            hubUsers.append(
-                HubUserDesired(
-                    name: entitlement.hubUsername, admin: entitlement.hubAdmin, person: entitlement.person,
-                    provenance: provenance))
-            for group in entitlement.hubGroups { hubGroupMembers[group, default: []].insert(entitlement.hubUsername) }
-        }
-        // Project objects and the object index (here), the subject owners of the whole directory
-        // (on another thread).
+        // Project objects and the object index (here); the hub state, the subject owners of the
+        // whole directory and the personal namespaces' layout (on another thread).
         let snapshot = directory
         let personalGroups = personal
         let computed = perPerson
-        let ((indexedObjects, projectGroups), (subjectOwners, personalLayout)) = Parallel.both(
+        let (hubGroupGrants, syncHubGroups) = (self.hubGroupGrants, settings.syncHubGroups)
+        let ((indexedObjects, projectGroups), (hub, subjectOwners, personalLayout)) = Parallel.both(
             { () -> ([ObjectRef: DesiredObject], NamespaceLayout.SortedGroups?) in
                 let projectGroups = addProjectObjects(evaluated)
-                return (DesiredState.index(objects), NamespaceLayout.SortedGroups(projectGroups))
+                // Personal objects first: of duplicate refs, the first wins.
+                let index = DesiredState.index(lists: personalGroups, projectGroups)
+                return (index, NamespaceLayout.SortedGroups(projectGroups))
             },
             {
+                let hub = Self.hubState(withHub, groupGrants: syncHubGroups ? hubGroupGrants : [:])
                 var names: [PersonID: PersonNames] = [:]
                 names.reserveCapacity(computed.count)
                 for (personNames, entitlement) in computed {
                     if let personNames { names[entitlement.person] = personNames }
                 }
-                return (Self.subjectOwners(directory: snapshot, names: names, computer: computer),
+                return (hub, Self.subjectOwners(directory: snapshot, names: names, computer: computer),
                         NamespaceLayout.SortedGroups(personalGroups))
             })
         let layout = NamespaceLayout.combining([personalLayout, projectGroups], indexedCount: indexedObjects.count)
@@ -262,26 +251,39 @@ private struct PlanBuilder {
         }
         let entitlements = evaluated
 
-        var hubGroups: [HubGroupDesired] = []
-        if settings.syncHubGroups {
-            for (name, provenance) in hubGroupGrants.sorted(by: { $0.key < $1.key }) {
-                hubGroups.append(HubGroupDesired(name: name, members: hubGroupMembers[name] ?? [], provenance: provenance))
-            }
-        }
-
         // The intermediate state is large (a dictionary per person) and no longer needed: it is
         // freed on another thread instead of on the way out of the planner.
-        Parallel.release((people, projects, expansionCache, perPerson, personal, objects))
+        Parallel.release((people, projects, expansionCache, perPerson, personal))
         people = [:]
         projects = [:]
         expansionCache = [:]
         perPerson = []
         personal = []
-        objects = []
         return DesiredState(
-            indexedObjects: indexedObjects, layout: layout, hub: HubDesiredState(users: hubUsers, groups: hubGroups),
+            indexedObjects: indexedObjects, layout: layout, hub: hub,
             entitlements: entitlements,
             diagnostics: diagnostics.sorted(), subjectOwners: subjectOwners)
+    }
+
+    /// The hub's users (people with hub access, in the order given) and the mirrored groups with
+    /// their members.
+    static func hubState(_ withHub: [PersonEntitlement], groupGrants: [String: [Provenance]]) -> HubDesiredState {
+        var users: [HubUserDesired] = []
+        users.reserveCapacity(withHub.count)
+        var groupMembers: [String: Set<String>] = [:]
+        for entitlement in withHub {
+            var provenance = entitlement.provenance["hub"] ?? []
+            provenance += entitlement.provenance["hub-admin"] ?? []
+            users.append(
+                HubUserDesired(
+                    name: entitlement.hubUsername, admin: entitlement.hubAdmin, person: entitlement.person,
+                    provenance: provenance))
+            for group in entitlement.hubGroups { groupMembers[group, default: []].insert(entitlement.hubUsername) }
+        }
+        let groups = groupGrants.sorted(by: { $0.key < $1.key }).map { name, provenance in
+            HubGroupDesired(name: name, members: groupMembers[name] ?? [], provenance: provenance)
+        }
+        return HubDesiredState(users: users, groups: groups)
     }
 
     /// Subject → person for the whole directory (who loses access when a subject leaves a binding);
@@ -858,8 +860,7 @@ private struct PlanBuilder {
     }
 
     /// - Parameter evaluated: entitlements in identifier order.
-    /// Appends the project namespaces' objects to `objects`; returns them by namespace (each list
-    /// starts with the Namespace object).
+    /// The project namespaces' objects by namespace (each list starts with the Namespace object).
     mutating func addProjectObjects(_ evaluated: [PersonEntitlement]) -> [[DesiredObject]] {
         // Members per (namespace, template), from the evaluated entitlements (so withheld people are out).
         var members: [String: [String: [(Subject, [Provenance])]]] = [:]
@@ -882,10 +883,7 @@ private struct PlanBuilder {
             let tier = tierChoice?.0
             let nsProvenance = project.provenance.sorted()
             var group: [DesiredObject] = []
-            defer {
-                objects += group
-                groups.append(group)
-            }
+            defer { groups.append(group) }
             group.append(
                 DesiredObject(
                     ref: ObjectRef(kind: .namespace, namespace: nil, name: namespace), labels: namespaceLabels(tier),
