@@ -69,7 +69,7 @@ public enum Differ {
             changes: builder.ordered(),
             conflicts: builder.conflicts.sorted { ($0.ref, $0.reason.rawValue) < ($1.ref, $1.reason.rawValue) })
         // The builder's bookkeeping (a reference to every change, every id) is freed off this path.
-        Parallel.release(builder)
+        Parallel.release(consume builder)
         return result
     }
 
@@ -220,7 +220,6 @@ private struct DiffBuilder {
             retiringDesired = part.retiringDesired
             return
         }
-        defer { Parallel.release(part) }
         changes.append(contentsOf: part.changes)
         ids.append(contentsOf: part.ids)
         orderClasses.append(contentsOf: part.orderClasses)
@@ -234,6 +233,8 @@ private struct DiffBuilder {
             blockedPeople[person] = conflict + conflictBase
         }
         retiringDesired.merge(part.retiringDesired, uniquingKeysWith: { first, _ in first })
+        // The part's copies are freed off this path.
+        Parallel.release(consume part)
     }
 
     var protected: Set<String> { settings.protectedNamespaces }

@@ -64,11 +64,20 @@ enum Parallel {
 
 extension Parallel {
     /// Drops `value` on another thread, so that freeing a large structure is off the caller's path.
-    /// The caller must drop its own references right after.
-    static func release<T: Sendable>(_ value: T) {
+    /// The caller must hand over its last reference (`release(consume x)`): whichever thread drops
+    /// the last reference does the freeing.
+    static func release<T: Sendable>(_ value: consuming T) {
         guard threads > 1 else { return }
-        DispatchQueue.global(qos: .utility).async { withExtendedLifetime(value) {} }
+        // Moved into a box that only the other thread releases.
+        let box = Unmanaged.passRetained(ReleaseBox(consume value))
+        DispatchQueue.global(qos: .utility).async { box.release() }
     }
+}
+
+/// Holds a value handed to `Parallel.release`.
+private final class ReleaseBox<Value: Sendable>: Sendable {
+    let value: Value
+    init(_ value: consuming Value) { self.value = value }
 }
 
 /// A value handed to another thread under `Parallel`'s contract (see there).

@@ -128,6 +128,14 @@ private struct GrantMember {
     let hash: UInt
 }
 
+/// The planner's intermediate state, handed to `Parallel.release` in one piece.
+private struct Intermediates: Sendable {
+    let people: [PersonID: PersonAccumulator]
+    let projects: [String: ProjectAccumulator]
+    let expansionCache: [DistinguishedName: [GrantMember]]
+    let perPerson: [(names: PersonNames?, entitlement: PersonEntitlement)]
+}
+
 private struct PlanBuilder {
     let directory: DirectorySnapshot
     let policy: Policy
@@ -220,12 +228,11 @@ private struct PlanBuilder {
         let withHub = evaluated.filter {
             $0.hubAccess && $0.namespace != nil && !$0.withheld.contains(where: { $0.hasPrefix("!") })
         }
-        var personal = Parallel.map(withHub.count) { personalObjects(withHub[$0], namespace: withHub[$0].namespace!) }
+        let personal = Parallel.map(withHub.count) { personalObjects(withHub[$0], namespace: withHub[$0].namespace!) }
         // Project objects and the object index (here); the hub state, the subject owners of the
         // whole directory and the personal namespaces' layout (on another thread).
         let snapshot = directory
         let personalGroups = personal
-        let computed = perPerson
         let (hubGroupGrants, syncHubGroups) = (self.hubGroupGrants, settings.syncHubGroups)
         let ((indexedObjects, projectGroups), (hub, subjectOwners, personalLayout)) = Parallel.both(
             { () -> ([ObjectRef: DesiredObject], NamespaceLayout.SortedGroups?) in
@@ -237,8 +244,8 @@ private struct PlanBuilder {
             {
                 let hub = Self.hubState(withHub, groupGrants: syncHubGroups ? hubGroupGrants : [:])
                 var names: [PersonID: PersonNames] = [:]
-                names.reserveCapacity(computed.count)
-                for (personNames, entitlement) in computed {
+                names.reserveCapacity(perPerson.count)
+                for (personNames, entitlement) in perPerson {
                     if let personNames { names[entitlement.person] = personNames }
                 }
                 return (hub, Self.subjectOwners(directory: snapshot, names: names, computer: computer),
@@ -253,12 +260,14 @@ private struct PlanBuilder {
 
         // The intermediate state is large (a dictionary per person) and no longer needed: it is
         // freed on another thread instead of on the way out of the planner.
-        Parallel.release((people, projects, expansionCache, perPerson, personal))
+        // The closure must hold the only references, or the last one dropped here frees it all.
+        let garbage = Intermediates(
+            people: people, projects: projects, expansionCache: expansionCache, perPerson: perPerson)
         people = [:]
         projects = [:]
         expansionCache = [:]
         perPerson = []
-        personal = []
+        Parallel.release(consume garbage)
         return DesiredState(
             indexedObjects: indexedObjects, layout: layout, hub: hub,
             entitlements: entitlements,
